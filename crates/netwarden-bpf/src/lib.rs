@@ -1,0 +1,37 @@
+//! netwarden's eBPF objects and the Rust side of their ABI.
+//!
+//! The C sources live in `bpf/` at the repository root; the build script compiles them with clang-19.
+//! [`abi`] mirrors the structs of `bpf/include/netwarden/*_abi.h` (checked against the object's BTF by
+//! tests) and [`btf`] reads BTF, to name kernel enum values such as drop reasons.
+
+pub mod abi;
+pub mod btf;
+
+/// The capture object: tcx flow programs and the tp_btf/kfree_skb drop program.
+pub static CAPTURE_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/capture.bpf.o"));
+
+/// Program and map names inside [`CAPTURE_OBJECT`], so no other crate spells them.
+pub mod names {
+    pub const TC_INGRESS: &str = "nw_tc_ingress";
+    pub const TC_EGRESS: &str = "nw_tc_egress";
+    pub const TC_INGRESS_L3: &str = "nw_tc_ingress_l3";
+    pub const TC_EGRESS_L3: &str = "nw_tc_egress_l3";
+    pub const KFREE_SKB: &str = "nw_kfree_skb";
+    pub const FLOWS_A: &str = "nw_flows_a";
+    pub const FLOWS_B: &str = "nw_flows_b";
+    pub const FLOWS_SLOT: &str = "nw_flows_slot";
+    pub const EXTRAS_A: &str = "nw_extras_a";
+    pub const EXTRAS_B: &str = "nw_extras_b";
+    pub const EXTRAS_SLOT: &str = "nw_extras_slot";
+    pub const FLOW_FALLBACK: &str = "nw_flow_fallback";
+    pub const COUNTERS: &str = "nw_counters";
+    pub const DNS_PENDING: &str = "nw_dns_pending";
+    pub const TCP_HANDSHAKES: &str = "nw_tcp_handshakes";
+    /// Load-time globals (`.rodata`).
+    pub const CFG_SAMPLING: &str = "nw_sampling";
+    pub const CFG_ENABLE_DNS: &str = "nw_enable_dns";
+    pub const CFG_ENABLE_RTT: &str = "nw_enable_rtt";
+    pub const CFG_DNS_PORTS: &str = "nw_dns_ports";
+    pub const CFG_NETNS_INO: &str = "nw_netns_ino";
+}
