@@ -1,0 +1,182 @@
+//! The agent's YAML config: one section per component, unknown fields rejected, every field
+//! defaulted (the defaults are the values written below and in README's "Agent config").
+
+use serde::Deserialize;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    pub capture: CaptureSection,
+    pub sink: SinkSection,
+    pub metrics: MetricsSection,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self { capture: CaptureSection::default(), sink: SinkSection::default(), metrics: MetricsSection::default() }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct CaptureSection {
+    /// Regex of interface names to capture on; absent: all.
+    pub interfaces: Option<String>,
+    /// Regex of interface names to skip; absent: `^lo$`.
+    pub exclude: Option<String>,
+    /// Seconds between evictions. Default 5.
+    pub eviction_seconds: f64,
+    /// Record 1 packet in N. Default 1.
+    pub sampling: u32,
+    /// Flows held in the kernel between evictions. Default 100000.
+    pub flow_map_entries: u32,
+    /// Flows with drop/DNS/RTT data held between evictions. Default 20000.
+    pub extras_map_entries: u32,
+    pub dns: DnsSection,
+    pub rtt: Toggle,
+    pub drops: DropsSection,
+    /// AgentIP of every record; absent: none.
+    pub agent_ip: Option<IpAddr>,
+}
+
+impl Default for CaptureSection {
+    fn default() -> Self {
+        Self {
+            interfaces: None,
+            exclude: None,
+            eviction_seconds: 5.0,
+            sampling: 1,
+            flow_map_entries: 100_000,
+            extras_map_entries: 20_000,
+            dns: DnsSection::default(),
+            rtt: Toggle::default(),
+            drops: DropsSection::default(),
+            agent_ip: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsSection {
+    /// Default true.
+    pub enabled: bool,
+    /// UDP and TCP ports treated as DNS, at most 4. Default [53].
+    pub ports: Vec<u16>,
+}
+
+impl Default for DnsSection {
+    fn default() -> Self {
+        Self { enabled: true, ports: vec![53] }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Toggle {
+    /// Default true.
+    pub enabled: bool,
+}
+
+impl Default for Toggle {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct DropsSection {
+    /// Default true.
+    pub enabled: bool,
+    /// Record drops of every network namespace, not just the agent's. Default false.
+    pub all_namespaces: bool,
+}
+
+impl Default for DropsSection {
+    fn default() -> Self {
+        Self { enabled: true, all_namespaces: false }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SinkSection {
+    pub jsonl: JsonlSink,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct JsonlSink {
+    /// File to append JSON lines to; `-` is stdout. Default `-`.
+    pub path: PathBuf,
+}
+
+impl Default for JsonlSink {
+    fn default() -> Self {
+        Self { path: PathBuf::from("-") }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSection {
+    /// Default true.
+    pub enabled: bool,
+    /// Prometheus endpoint (`/metrics`). Default 127.0.0.1:9400.
+    pub address: SocketAddr,
+}
+
+impl Default for MetricsSection {
+    fn default() -> Self {
+        Self { enabled: true, address: SocketAddr::from(([127, 0, 0, 1], 9400)) }
+    }
+}
+
+impl AgentConfig {
+    /// Parses YAML; errors name the field and the value (serde_yaml reports path and position).
+    pub fn from_yaml(text: &str) -> anyhow::Result<Self> {
+        if text.trim().is_empty() {
+            return Ok(Self::default());
+        }
+        Ok(serde_yaml::from_str(text)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_config_is_all_defaults() {
+        assert_eq!(AgentConfig::from_yaml("").unwrap(), AgentConfig::default());
+        assert_eq!(AgentConfig::from_yaml("{}").unwrap(), AgentConfig::default());
+    }
+
+    #[test]
+    fn partial_sections_keep_other_defaults() {
+        let cfg = AgentConfig::from_yaml("capture:\n  sampling: 50\n  dns:\n    ports: [53, 5353]\n").unwrap();
+        assert_eq!(cfg.capture.sampling, 50);
+        assert_eq!(cfg.capture.dns.ports, vec![53, 5353]);
+        assert!(cfg.capture.dns.enabled);
+        assert_eq!(cfg.capture.eviction_seconds, 5.0);
+        assert_eq!(cfg.metrics.address.port(), 9400);
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let cases = [
+            ("capture:\n  samplin: 5\n", "samplin"),
+            ("capture:\n  sampling: many\n", "sampling"),
+            ("metrics:\n  address: nowhere\n", "address"),
+            ("sinks: {}\n", "sinks"),
+            ("capture:\n  dns:\n    ports: [70000]\n", "ports"),
+        ];
+        for (yaml, field) in cases {
+            let err = format!("{:#}", AgentConfig::from_yaml(yaml).unwrap_err());
+            assert!(err.contains(field), "{yaml:?}: {err}");
+        }
+    }
+}

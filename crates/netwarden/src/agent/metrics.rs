@@ -1,0 +1,152 @@
+//! The agent's Prometheus metrics and the tiny HTTP endpoint that serves them.
+
+use netwarden_datapath::{EvictStats, LossCounters};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
+use tracing::{debug, warn};
+
+/// Every agent metric; clones share the values.
+#[derive(Clone)]
+pub struct AgentMetrics {
+    registry: Arc<Mutex<Registry>>,
+    pub flows_evicted: Counter,
+    pub records_exported: Counter,
+    pub export_errors: Counter,
+    pub fallback_records: Counter,
+    pub flow_map_full: Counter,
+    pub fallback_lost: Counter,
+    pub extras_map_full: Counter,
+    pub parse_errors: Counter,
+    pub attached_interfaces: Gauge,
+    pub eviction_duration: Histogram,
+    last_losses: Arc<Mutex<LossCounters>>,
+}
+
+impl AgentMetrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("netwarden_agent");
+        let m = Self {
+            registry: Arc::new(Mutex::new(Registry::default())),
+            flows_evicted: Counter::default(),
+            records_exported: Counter::default(),
+            export_errors: Counter::default(),
+            fallback_records: Counter::default(),
+            flow_map_full: Counter::default(),
+            fallback_lost: Counter::default(),
+            extras_map_full: Counter::default(),
+            parse_errors: Counter::default(),
+            attached_interfaces: Gauge::default(),
+            eviction_duration: Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+            last_losses: Arc::new(Mutex::new(LossCounters::default())),
+        };
+        registry.register("flows_evicted", "Flow records produced by evictions", m.flows_evicted.clone());
+        registry.register("records_exported", "Flow records written to the sink", m.records_exported.clone());
+        registry.register("export_errors", "Sink writes that failed", m.export_errors.clone());
+        registry.register(
+            "fallback_records",
+            "Flow records built from the fallback ring buffer (flow map was full)",
+            m.fallback_records.clone(),
+        );
+        registry.register(
+            "flow_map_full",
+            "Packets of new flows that did not fit the kernel flow map and took the fallback path",
+            m.flow_map_full.clone(),
+        );
+        registry.register(
+            "ringbuf_lost",
+            "Packets lost because the fallback ring buffer was full too",
+            m.fallback_lost.clone(),
+        );
+        registry.register(
+            "extras_map_full",
+            "Drop, DNS or RTT data lost because the extras map was full",
+            m.extras_map_full.clone(),
+        );
+        registry.register("parse_errors", "Packets with truncated headers, not recorded", m.parse_errors.clone());
+        registry.register("attached_interfaces", "Interfaces captured on", m.attached_interfaces.clone());
+        registry.register(
+            "eviction_duration_seconds",
+            "Time to swap, drain and decode the kernel flow maps",
+            m.eviction_duration.clone(),
+        );
+        *m.registry.lock().expect("fresh mutex") = registry;
+        m
+    }
+
+    /// Records one eviction and the kernel's loss counters (which only grow).
+    pub fn observe_eviction(&self, stats: &EvictStats, losses: LossCounters) {
+        self.flows_evicted.inc_by(stats.records as u64);
+        self.fallback_records.inc_by(stats.fallback_records as u64);
+        self.eviction_duration.observe(stats.duration.as_secs_f64());
+        let mut last = self.last_losses.lock().unwrap_or_else(|p| p.into_inner());
+        self.flow_map_full.inc_by(losses.flow_map_full.saturating_sub(last.flow_map_full));
+        self.fallback_lost.inc_by(losses.fallback_lost.saturating_sub(last.fallback_lost));
+        self.extras_map_full.inc_by(losses.extras_map_full.saturating_sub(last.extras_map_full));
+        self.parse_errors.inc_by(losses.parse_errors.saturating_sub(last.parse_errors));
+        *last = losses;
+    }
+
+    /// The text exposition format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if encode(&mut out, &registry).is_err() {
+            warn!("encoding metrics failed");
+        }
+        out
+    }
+
+    /// Serves `/metrics` on `addr` from a background thread.
+    pub fn serve(&self, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
+        let listener = TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("metrics.address {addr}: {e}"))?;
+        let local = listener.local_addr()?;
+        let metrics = self.clone();
+        std::thread::Builder::new().name("metrics".into()).spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { continue };
+                let mut line = String::new();
+                if BufReader::new(&conn).read_line(&mut line).is_err() {
+                    continue;
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("");
+                let (status, ctype, body) = match path {
+                    "/metrics" => ("200 OK", "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.render()),
+                    "/healthz" => ("200 OK", "text/plain", "ok\n".to_string()),
+                    _ => ("404 Not Found", "text/plain", "not found\n".to_string()),
+                };
+                let resp = format!(
+                    "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                if let Err(e) = conn.write_all(resp.as_bytes()) {
+                    debug!("metrics client went away: {e}");
+                }
+            }
+        })?;
+        Ok(local)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn losses_are_exposed_as_growing_counters() {
+        let m = AgentMetrics::new();
+        let stats = EvictStats { records: 3, fallback_records: 1, ..Default::default() };
+        m.observe_eviction(&stats, LossCounters { flow_map_full: 5, ..Default::default() });
+        m.observe_eviction(&stats, LossCounters { flow_map_full: 7, fallback_lost: 2, ..Default::default() });
+        let text = m.render();
+        assert!(text.contains("netwarden_agent_flows_evicted_total 6"), "{text}");
+        assert!(text.contains("netwarden_agent_flow_map_full_total 7"), "{text}");
+        assert!(text.contains("netwarden_agent_ringbuf_lost_total 2"), "{text}");
+        assert!(text.contains("netwarden_agent_fallback_records_total 2"), "{text}");
+    }
+}

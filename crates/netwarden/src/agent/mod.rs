@@ -1,0 +1,117 @@
+//! `netwarden agent`: the long-running node daemon.
+
+mod config;
+mod metrics;
+
+pub use config::AgentConfig;
+pub use metrics::AgentMetrics;
+
+use crate::capture::{interface_regex, seconds, start};
+use crate::output::{Format, RecordWriter};
+use crate::run_loop::{self, LoopObserver};
+use anyhow::Context;
+use netwarden_datapath::interfaces::InterfaceSelector;
+use netwarden_datapath::{Capture, CaptureConfig, EvictStats};
+use netwarden_model::FlowRecord;
+use std::path::{Path, PathBuf};
+use tracing::{info, warn};
+
+#[derive(clap::Args, Debug)]
+pub struct AgentArgs {
+    /// YAML config (see README, "Agent config"); every field is optional.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    config: PathBuf,
+}
+
+/// The capture settings of an agent config, validated.
+pub fn capture_config(cfg: &AgentConfig) -> anyhow::Result<CaptureConfig> {
+    let c = &cfg.capture;
+    Ok(CaptureConfig {
+        interfaces: InterfaceSelector::new(
+            interface_regex("capture.interfaces", c.interfaces.as_deref())?,
+            interface_regex("capture.exclude", c.exclude.as_deref())?,
+        ),
+        sampling: c.sampling,
+        flow_map_entries: c.flow_map_entries,
+        extras_map_entries: c.extras_map_entries,
+        dns_enabled: c.dns.enabled,
+        dns_ports: c.dns.ports.clone(),
+        rtt_enabled: c.rtt.enabled,
+        drops_enabled: c.drops.enabled,
+        drops_all_namespaces: c.drops.all_namespaces,
+        agent_ip: c.agent_ip,
+    })
+}
+
+fn open_sink(path: &Path) -> anyhow::Result<Box<dyn std::io::Write>> {
+    if path == Path::new("-") {
+        return Ok(Box::new(std::io::BufWriter::new(std::io::stdout())));
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("sink.jsonl.path {}", path.display()))?;
+    Ok(Box::new(std::io::BufWriter::new(file)))
+}
+
+pub fn run(args: AgentArgs) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(&args.config).with_context(|| format!("--config {}", args.config.display()))?;
+    let cfg = AgentConfig::from_yaml(&text).with_context(|| format!("--config {}", args.config.display()))?;
+    let capture_cfg = capture_config(&cfg)?;
+    let eviction = seconds("capture.eviction_seconds", cfg.capture.eviction_seconds)?;
+    let writer = RecordWriter::new(open_sink(&cfg.sink.jsonl.path)?, Format::Json);
+
+    let metrics = AgentMetrics::new();
+    if cfg.metrics.enabled {
+        let addr = metrics.serve(cfg.metrics.address)?;
+        info!(%addr, "metrics on http://{addr}/metrics");
+    }
+    let stop = run_loop::stop_on_signals()?;
+    let mut capture = start(&capture_cfg)?;
+    let attached = capture.attached_interfaces();
+    if attached.is_empty() {
+        warn!("no interface selected yet; waiting for matching interfaces to appear");
+    }
+    metrics.attached_interfaces.set(attached.len() as i64);
+    info!(interfaces = ?attached, "agent started");
+    let mut observer = AgentSink { writer, metrics };
+    run_loop::run(&mut capture, eviction, None, &stop, &mut observer)?;
+    info!("agent stopped");
+    Ok(())
+}
+
+struct AgentSink {
+    writer: RecordWriter,
+    metrics: AgentMetrics,
+}
+
+impl LoopObserver for AgentSink {
+    fn record(&mut self, rec: FlowRecord) -> anyhow::Result<()> {
+        match self.writer.write(&rec) {
+            Ok(()) => {
+                self.metrics.records_exported.inc();
+            }
+            Err(e) => {
+                // A full disk or a closed pipe must not stop capture: count and go on.
+                if self.metrics.export_errors.inc() == 0 {
+                    warn!("writing a flow record failed (counted in netwarden_agent_export_errors_total): {e}");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn evicted(&mut self, stats: &EvictStats, capture: &Capture) -> anyhow::Result<()> {
+        if let Err(e) = self.writer.flush() {
+            self.metrics.export_errors.inc();
+            warn!("flushing flow records failed: {e}");
+        }
+        self.metrics.observe_eviction(stats, capture.loss_counters());
+        Ok(())
+    }
+
+    fn interfaces_changed(&mut self, capture: &Capture) {
+        self.metrics.attached_interfaces.set(capture.attached_interfaces().len() as i64);
+    }
+}

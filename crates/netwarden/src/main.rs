@@ -1,0 +1,57 @@
+//! `netwarden`: one binary, one subcommand per role. This file only parses arguments and dispatches;
+//! the work lives in the library crates.
+
+mod agent;
+mod bench;
+mod capture;
+mod output;
+mod run_loop;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "netwarden", version, about = "eBPF network observability and node firewall")]
+struct Cli {
+    /// Log level (error, warn, info, debug, trace) or a tracing filter; logs go to stderr.
+    #[arg(long, global = true, default_value = "info", env = "NETWARDEN_LOG")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Capture flows on this machine's interfaces and print them (one-shot).
+    Capture(capture::CaptureArgs),
+    /// Run the long-lived node agent from a YAML config.
+    Agent(agent::AgentArgs),
+    /// Measure netwarden's overhead; prints figures.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
+    let result = match cli.command {
+        Command::Capture(args) => capture::run(args),
+        Command::Agent(args) => agent::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line naming the cause, as the whole chain.
+            eprintln!("netwarden: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
