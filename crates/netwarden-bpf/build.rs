@@ -12,15 +12,17 @@ use std::process::Command;
 const OBJECTS: &[&str] = &["capture"];
 
 fn main() {
-    let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
-        .join("../../bpf");
+    let root =
+        PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"))
+            .join("../../bpf");
     let out = PathBuf::from(env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     println!("cargo:rerun-if-changed={}", root.display());
     println!("cargo:rerun-if-env-changed=NETWARDEN_VMLINUX_H");
     println!("cargo:rerun-if-env-changed=NETWARDEN_CLANG");
 
     let vmlinux_dir = out.join("vmlinux");
-    std::fs::create_dir_all(&vmlinux_dir).unwrap_or_else(|e| fail(&format!("create {vmlinux_dir:?}: {e}")));
+    std::fs::create_dir_all(&vmlinux_dir)
+        .unwrap_or_else(|e| fail(&format!("create {vmlinux_dir:?}: {e}")));
     write_vmlinux_h(&vmlinux_dir.join("vmlinux.h"));
 
     let clang = env::var("NETWARDEN_CLANG").unwrap_or_else(|_| "clang-19".into());
@@ -30,7 +32,15 @@ fn main() {
         let obj = out.join(format!("{name}.bpf.o"));
         run(
             Command::new(&clang)
-                .args(["-g", "-O2", "-target", "bpf", "-D__TARGET_ARCH_x86", "-Wall", "-Werror"])
+                .args([
+                    "-g",
+                    "-O2",
+                    "-target",
+                    "bpf",
+                    "-D__TARGET_ARCH_x86",
+                    "-Wall",
+                    "-Werror",
+                ])
                 .arg("-I")
                 .arg(root.join("include"))
                 .arg("-I")
@@ -50,23 +60,40 @@ fn main() {
 
 fn write_vmlinux_h(dest: &Path) {
     if let Ok(given) = env::var("NETWARDEN_VMLINUX_H") {
-        std::fs::copy(&given, dest).unwrap_or_else(|e| fail(&format!("copy NETWARDEN_VMLINUX_H={given}: {e}")));
+        std::fs::copy(&given, dest)
+            .unwrap_or_else(|e| fail(&format!("copy NETWARDEN_VMLINUX_H={given}: {e}")));
         return;
     }
     let output = Command::new("bpftool")
-        .args(["btf", "dump", "file", "/sys/kernel/btf/vmlinux", "format", "c"])
+        .args([
+            "btf",
+            "dump",
+            "file",
+            "/sys/kernel/btf/vmlinux",
+            "format",
+            "c",
+        ])
         .output()
-        .unwrap_or_else(|e| fail(&format!("bpftool: {e} (install it: see README, `scripts/setup.sh`)")));
+        .unwrap_or_else(|e| {
+            fail(&format!(
+                "bpftool: {e} (install it: see README, `scripts/setup.sh`)"
+            ))
+        });
     if !output.status.success() {
-        fail(&format!("bpftool btf dump failed: {}", String::from_utf8_lossy(&output.stderr)));
+        fail(&format!(
+            "bpftool btf dump failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
     }
     std::fs::write(dest, output.stdout).unwrap_or_else(|e| fail(&format!("write {dest:?}: {e}")));
 }
 
 fn run(cmd: &mut Command, tool: &str) {
-    let output = cmd
-        .output()
-        .unwrap_or_else(|e| fail(&format!("{tool}: {e} (install it: see README, `scripts/setup.sh`)")));
+    let output = cmd.output().unwrap_or_else(|e| {
+        fail(&format!(
+            "{tool}: {e} (install it: see README, `scripts/setup.sh`)"
+        ))
+    });
     if !output.status.success() {
         fail(&format!(
             "{tool} failed:\n{}{}",

@@ -31,8 +31,12 @@ pub enum Counter {
 
 impl Counter {
     /// Every counter, in index order.
-    pub const ALL: [Counter; 4] =
-        [Counter::FlowMapFull, Counter::FallbackLost, Counter::ExtrasMapFull, Counter::ParseError];
+    pub const ALL: [Counter; 4] = [
+        Counter::FlowMapFull,
+        Counter::FallbackLost,
+        Counter::ExtrasMapFull,
+        Counter::ParseError,
+    ];
 }
 
 /// `DNS_SEEN_*` bits of [`FlowExtras::dns_seen`].
@@ -173,7 +177,11 @@ mod layout_tests {
             .struct_layout(c_name)
             .unwrap_or_else(|| panic!("struct {c_name} missing from the object's BTF"));
         assert_eq!(layout.size as usize, rust_size, "size of struct {c_name}");
-        assert_eq!(layout.members.len(), fields.len(), "member count of struct {c_name}");
+        assert_eq!(
+            layout.members.len(),
+            fields.len(),
+            "member count of struct {c_name}"
+        );
         for (member, (name, offset)) in layout.members.iter().zip(fields) {
             assert_eq!(member.name, *name, "member order of struct {c_name}");
             assert_eq!(member.offset as usize, *offset, "offset of {c_name}.{name}");
@@ -249,7 +257,9 @@ mod layout_tests {
     #[test]
     fn counter_indexes_match_c() {
         let btf = Btf::from_elf(crate::CAPTURE_OBJECT).expect("capture object has BTF");
-        let members = btf.enum_members("nw_counter").expect("enum nw_counter in BTF");
+        let members = btf
+            .enum_members("nw_counter")
+            .expect("enum nw_counter in BTF");
         for counter in Counter::ALL {
             let c_name = match counter {
                 Counter::FlowMapFull => "NW_CNT_FLOW_MAP_FULL",

@@ -25,7 +25,9 @@ pub fn list() -> std::io::Result<BTreeMap<u32, String>> {
         let mut out = BTreeMap::new();
         let mut cur = head;
         while (*cur).if_index != 0 && !(*cur).if_name.is_null() {
-            let name = CStr::from_ptr((*cur).if_name).to_string_lossy().into_owned();
+            let name = CStr::from_ptr((*cur).if_name)
+                .to_string_lossy()
+                .into_owned();
             out.insert((*cur).if_index, name);
             cur = cur.add(1);
         }
@@ -87,13 +89,19 @@ pub struct InterfaceSelector {
 impl InterfaceSelector {
     /// The default: every interface except loopback.
     pub fn all_but_loopback() -> Self {
-        Self { include: None, exclude: Some(Regex::new("^lo$").expect("static regex")) }
+        Self {
+            include: None,
+            exclude: Some(Regex::new("^lo$").expect("static regex")),
+        }
     }
 
     /// Selector from regexes; `None` keeps the default for that side (include all, exclude `^lo$`).
     pub fn new(include: Option<Regex>, exclude: Option<Regex>) -> Self {
         let default = Self::all_but_loopback();
-        Self { include, exclude: exclude.or(default.exclude) }
+        Self {
+            include,
+            exclude: exclude.or(default.exclude),
+        }
     }
 
     /// Whether `name` is selected.
@@ -117,8 +125,16 @@ mod tests {
             (InterfaceSelector::new(re("^veth"), None), "veth12", true),
             (InterfaceSelector::new(re("^veth"), None), "eth0", false),
             (InterfaceSelector::new(re("^veth"), None), "lo", false),
-            (InterfaceSelector::new(None, re("^(lo|docker.*)$")), "docker0", false),
-            (InterfaceSelector::new(None, re("^(lo|docker.*)$")), "eth1", true),
+            (
+                InterfaceSelector::new(None, re("^(lo|docker.*)$")),
+                "docker0",
+                false,
+            ),
+            (
+                InterfaceSelector::new(None, re("^(lo|docker.*)$")),
+                "eth1",
+                true,
+            ),
             (InterfaceSelector::new(re("^lo$"), re("^$")), "lo", true),
         ];
         for (sel, name, want) in cases {

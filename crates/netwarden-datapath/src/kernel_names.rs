@@ -52,7 +52,10 @@ mod tests {
     #[test]
     fn names_come_from_the_running_kernel() {
         let names = KernelNames::from_kernel().expect("kernel BTF");
-        assert_eq!(names.drop_reason(names_value("SKB_DROP_REASON_NO_SOCKET")), "SKB_DROP_REASON_NO_SOCKET");
+        assert_eq!(
+            names.drop_reason(names_value("SKB_DROP_REASON_NO_SOCKET")),
+            "SKB_DROP_REASON_NO_SOCKET"
+        );
         assert_eq!(names.tcp_state(1).as_deref(), Some("TCP_ESTABLISHED"));
         assert_eq!(names.tcp_state(0), None);
         assert_eq!(names.drop_reason(0xdead_beef), "SKB_DROP_REASON_0xdeadbeef");
@@ -60,6 +63,11 @@ mod tests {
 
     fn names_value(name: &str) -> u32 {
         let btf = Btf::from_kernel().unwrap();
-        btf.enum_members("skb_drop_reason").unwrap().into_iter().find(|(n, _)| n == name).unwrap().1 as u32
+        btf.enum_members("skb_drop_reason")
+            .unwrap()
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .unwrap()
+            .1 as u32
     }
 }

@@ -39,7 +39,11 @@ pub fn drain_hash_map(
     let mut total = 0;
     loop {
         let mut attr = BatchAttr {
-            in_batch: if first { 0 } else { &token_in as *const u64 as u64 },
+            in_batch: if first {
+                0
+            } else {
+                &token_in as *const u64 as u64
+            },
             out_batch: &mut token_out as *mut u64 as u64,
             keys: keys.as_mut_ptr() as u64,
             values: values.as_mut_ptr() as u64,
@@ -56,7 +60,11 @@ pub fn drain_hash_map(
                 std::mem::size_of::<BatchAttr>() as u32,
             )
         };
-        let err = if ret < 0 { Some(io::Error::last_os_error()) } else { None };
+        let err = if ret < 0 {
+            Some(io::Error::last_os_error())
+        } else {
+            None
+        };
         if let Some(e) = &err {
             if e.raw_os_error() == Some(libc::ENOSPC) && attr.count == 0 {
                 batch *= 2;
@@ -92,7 +100,10 @@ pub fn current_netns_inode() -> io::Result<u64> {
 /// CLOCK_MONOTONIC (the clock of `bpf_ktime_get_ns`) and CLOCK_REALTIME, in nanoseconds, read together.
 pub fn clocks_ns() -> (u64, i128) {
     fn read(clock: libc::clockid_t) -> i128 {
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: valid out pointer; these clocks always exist on Linux.
         unsafe { libc::clock_gettime(clock, &mut ts) };
         ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128

@@ -23,7 +23,9 @@ impl TryFrom<u8> for Direction {
         match v {
             0 => Ok(Direction::Ingress),
             1 => Ok(Direction::Egress),
-            other => Err(format!("IfDirections: {other} is neither 0 (ingress) nor 1 (egress)")),
+            other => Err(format!(
+                "IfDirections: {other} is neither 0 (ingress) nor 1 (egress)"
+            )),
         }
     }
 }
@@ -58,7 +60,11 @@ pub mod tcp_flags {
 
     /// Names of the bits set in `flags`, in bit order (e.g. `["SYN", "ACK", "SYN_ACK"]`).
     pub fn names(flags: u16) -> Vec<&'static str> {
-        NAMES.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, n)| *n).collect()
+        NAMES
+            .iter()
+            .filter(|(bit, _)| flags & bit != 0)
+            .map(|(_, n)| *n)
+            .collect()
     }
 }
 
@@ -116,17 +122,37 @@ pub struct FlowRecord {
     #[serde(rename = "AgentIP", skip_serializing_if = "Option::is_none", default)]
     pub agent_ip: Option<IpAddr>,
 
-    #[serde(rename = "PktDropPackets", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "PktDropPackets",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub pkt_drop_packets: Option<u64>,
-    #[serde(rename = "PktDropBytes", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "PktDropBytes",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub pkt_drop_bytes: Option<u64>,
     /// The kernel's name for the latest drop reason, e.g. `SKB_DROP_REASON_NO_SOCKET`.
-    #[serde(rename = "PktDropLatestDropCause", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "PktDropLatestDropCause",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub pkt_drop_latest_drop_cause: Option<String>,
     /// TCP state of the socket at the latest drop, e.g. `TCP_ESTABLISHED`.
-    #[serde(rename = "PktDropLatestState", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "PktDropLatestState",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub pkt_drop_latest_state: Option<String>,
-    #[serde(rename = "PktDropLatestFlags", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "PktDropLatestFlags",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub pkt_drop_latest_flags: Option<u16>,
 
     #[serde(rename = "DnsId", skip_serializing_if = "Option::is_none", default)]
@@ -134,70 +160,153 @@ pub struct FlowRecord {
     #[serde(rename = "DnsFlags", skip_serializing_if = "Option::is_none", default)]
     pub dns_flags: Option<u16>,
     /// Response code name (`NoError`, `NXDomain`...), on responses.
-    #[serde(rename = "DnsFlagsResponseCode", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "DnsFlagsResponseCode",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub dns_flags_response_code: Option<String>,
-    #[serde(rename = "DnsLatencyMs", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "DnsLatencyMs",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub dns_latency_ms: Option<f64>,
     #[serde(rename = "DnsName", skip_serializing_if = "Option::is_none", default)]
     pub dns_name: Option<String>,
 
     /// Handshake round trip measured at the node (SYN->SYN-ACK or SYN-ACK->ACK), nanoseconds.
-    #[serde(rename = "TimeFlowRttNs", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "TimeFlowRttNs",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub time_flow_rtt_ns: Option<u64>,
 
-    #[serde(rename = "NetworkEvents", skip_serializing_if = "Vec::is_empty", default)]
+    #[serde(
+        rename = "NetworkEvents",
+        skip_serializing_if = "Vec::is_empty",
+        default
+    )]
     pub network_events: Vec<serde_json::Value>,
 
     #[serde(flatten)]
     pub src_k8s: K8sEndpointSrc,
     #[serde(flatten)]
     pub dst_k8s: K8sEndpointDst,
-    #[serde(rename = "K8S_FlowLayer", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "K8S_FlowLayer",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub k8s_flow_layer: Option<String>,
 }
 
 /// Kubernetes identity of the source (filled by enrichment).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct K8sEndpointSrc {
-    #[serde(rename = "SrcK8S_Namespace", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "SrcK8S_Namespace",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub namespace: Option<String>,
-    #[serde(rename = "SrcK8S_Name", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "SrcK8S_Name",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub name: Option<String>,
-    #[serde(rename = "SrcK8S_Type", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "SrcK8S_Type",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub kind: Option<String>,
-    #[serde(rename = "SrcK8S_OwnerName", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "SrcK8S_OwnerName",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub owner_name: Option<String>,
-    #[serde(rename = "SrcK8S_OwnerType", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "SrcK8S_OwnerType",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub owner_type: Option<String>,
-    #[serde(rename = "SrcK8S_HostIP", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "SrcK8S_HostIP",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub host_ip: Option<IpAddr>,
-    #[serde(rename = "SrcK8S_HostName", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "SrcK8S_HostName",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub host_name: Option<String>,
-    #[serde(rename = "SrcK8S_NetworkName", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "SrcK8S_NetworkName",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub network_name: Option<String>,
 }
 
 /// Kubernetes identity of the destination (filled by enrichment).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct K8sEndpointDst {
-    #[serde(rename = "DstK8S_Namespace", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "DstK8S_Namespace",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub namespace: Option<String>,
-    #[serde(rename = "DstK8S_Name", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "DstK8S_Name",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub name: Option<String>,
-    #[serde(rename = "DstK8S_Type", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "DstK8S_Type",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub kind: Option<String>,
-    #[serde(rename = "DstK8S_OwnerName", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "DstK8S_OwnerName",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub owner_name: Option<String>,
-    #[serde(rename = "DstK8S_OwnerType", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "DstK8S_OwnerType",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub owner_type: Option<String>,
-    #[serde(rename = "DstK8S_HostIP", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "DstK8S_HostIP",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub host_ip: Option<IpAddr>,
-    #[serde(rename = "DstK8S_HostName", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "DstK8S_HostName",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub host_name: Option<String>,
-    #[serde(rename = "DstK8S_NetworkName", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "DstK8S_NetworkName",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub network_name: Option<String>,
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -224,7 +333,15 @@ mod tests {
         assert_eq!(v["DstPort"], 53);
         assert_eq!(v["Interfaces"], serde_json::json!(["eth0"]));
         assert_eq!(v["IfDirections"], serde_json::json!([1]));
-        for absent in ["IcmpType", "Flags", "PktDropPackets", "DnsId", "TimeFlowRttNs", "SrcK8S_Namespace", "NetworkEvents"] {
+        for absent in [
+            "IcmpType",
+            "Flags",
+            "PktDropPackets",
+            "DnsId",
+            "TimeFlowRttNs",
+            "SrcK8S_Namespace",
+            "NetworkEvents",
+        ] {
             assert!(v.get(absent).is_none(), "{absent} should be omitted");
         }
         let back: FlowRecord = serde_json::from_value(v).unwrap();

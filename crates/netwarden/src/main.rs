@@ -11,7 +11,11 @@ use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "netwarden", version, about = "eBPF network observability and node firewall")]
+#[command(
+    name = "netwarden",
+    version,
+    about = "eBPF network observability and node firewall"
+)]
 struct Cli {
     /// Log level (error, warn, info, debug, trace) or a tracing filter; logs go to stderr.
     #[arg(long, global = true, default_value = "info", env = "NETWARDEN_LOG")]

@@ -19,7 +19,11 @@ pub struct RecordWriter {
 
 impl RecordWriter {
     pub fn new(out: Box<dyn Write>, format: Format) -> Self {
-        Self { out, format, header_done: false }
+        Self {
+            out,
+            format,
+            header_done: false,
+        }
     }
 
     pub fn write(&mut self, rec: &FlowRecord) -> std::io::Result<()> {
@@ -32,8 +36,8 @@ impl RecordWriter {
                 if !self.header_done {
                     writeln!(
                         self.out,
-                        "{:<41} {:<41} {:>5} {:>12} {:>8} {:<16} {:<24} {}",
-                        "SOURCE", "DESTINATION", "PROTO", "BYTES", "PACKETS", "FLAGS", "INTERFACES", "EXTRA"
+                        "{:<41} {:<41} {:>5} {:>12} {:>8} {:<16} {:<24} EXTRA",
+                        "SOURCE", "DESTINATION", "PROTO", "BYTES", "PACKETS", "FLAGS", "INTERFACES"
                     )?;
                     self.header_done = true;
                 }
@@ -65,7 +69,13 @@ fn table_row(r: &FlowRecord) -> String {
         132 => "SCTP".to_string(),
         n => n.to_string(),
     };
-    let flags = r.flags.map(|f| tcp_flags::names(f).into_iter().filter(|n| !n.contains('_')).collect::<Vec<_>>().join(","));
+    let flags = r.flags.map(|f| {
+        tcp_flags::names(f)
+            .into_iter()
+            .filter(|n| !n.contains('_'))
+            .collect::<Vec<_>>()
+            .join(",")
+    });
     let ifaces: Vec<String> = r
         .interfaces
         .iter()
@@ -79,7 +89,10 @@ fn table_row(r: &FlowRecord) -> String {
     if let Some(n) = r.pkt_drop_packets {
         extra.push(format!(
             "drops={n} ({})",
-            r.pkt_drop_latest_drop_cause.as_deref().unwrap_or("?").trim_start_matches("SKB_DROP_REASON_")
+            r.pkt_drop_latest_drop_cause
+                .as_deref()
+                .unwrap_or("?")
+                .trim_start_matches("SKB_DROP_REASON_")
         ));
     }
     if let Some(id) = r.dns_id {
@@ -156,8 +169,16 @@ mod tests {
             }
         }
         let mut w = RecordWriter::new(Box::new(Shared(buf.clone())), Format::Json);
-        w.write(&FlowRecord { proto: 17, ..Default::default() }).unwrap();
-        w.write(&FlowRecord { proto: 6, ..Default::default() }).unwrap();
+        w.write(&FlowRecord {
+            proto: 17,
+            ..Default::default()
+        })
+        .unwrap();
+        w.write(&FlowRecord {
+            proto: 6,
+            ..Default::default()
+        })
+        .unwrap();
         let text = String::from_utf8(buf.lock().unwrap().clone()).unwrap();
         let lines: Vec<_> = text.lines().collect();
         assert_eq!(lines.len(), 2);

@@ -35,7 +35,10 @@ impl DecodeContext {
     }
 
     fn ifname(&self, index: u32) -> String {
-        self.ifnames.get(&index).cloned().unwrap_or_else(|| format!("if{index}"))
+        self.ifnames
+            .get(&index)
+            .cloned()
+            .unwrap_or_else(|| format!("if{index}"))
     }
 }
 
@@ -60,7 +63,13 @@ fn mac(bytes: &[u8; 6]) -> Option<String> {
     if bytes.iter().all(|b| *b == 0) {
         return None;
     }
-    Some(bytes.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":"))
+    Some(
+        bytes
+            .iter()
+            .map(|b| format!("{b:02X}"))
+            .collect::<Vec<_>>()
+            .join(":"),
+    )
 }
 
 /// Fields that come from the key alone.
@@ -97,7 +106,8 @@ pub fn flow_record(key: &FlowKey, stats: &FlowStats, ctx: &DecodeContext) -> Flo
     let n = (stats.n_observed as usize).min(abi::MAX_OBSERVED);
     for i in 0..n {
         rec.interfaces.push(ctx.ifname(stats.observed_ifindex[i]));
-        rec.if_directions.push(direction(stats.observed_direction[i]));
+        rec.if_directions
+            .push(direction(stats.observed_direction[i]));
     }
     rec.time_flow_start_ms = ctx.epoch_ms(stats.first_seen_ns);
     rec.time_flow_end_ms = ctx.epoch_ms(stats.last_seen_ns);
@@ -197,7 +207,10 @@ mod tests {
     use super::*;
 
     fn v4_key(src: [u8; 4], dst: [u8; 4], proto: u8) -> FlowKey {
-        let mut k = FlowKey { proto, ..Default::default() };
+        let mut k = FlowKey {
+            proto,
+            ..Default::default()
+        };
         k.src_addr[10..12].copy_from_slice(&[0xff, 0xff]);
         k.src_addr[12..].copy_from_slice(&src);
         k.dst_addr[10..12].copy_from_slice(&[0xff, 0xff]);
@@ -206,7 +219,11 @@ mod tests {
     }
 
     fn ctx() -> DecodeContext {
-        let mut c = DecodeContext { mono_to_real_ns: 1_700_000_000_000_000_000, now_s: 1_700_000_010, ..Default::default() };
+        let mut c = DecodeContext {
+            mono_to_real_ns: 1_700_000_000_000_000_000,
+            now_s: 1_700_000_010,
+            ..Default::default()
+        };
         c.ifnames.insert(7, "veth0".into());
         c
     }
@@ -231,12 +248,18 @@ mod tests {
         stats.observed_direction[..2].copy_from_slice(&[0, 1]);
         let rec = flow_record(&key, &stats, &ctx());
         assert_eq!(rec.src_addr, Some("10.0.0.1".parse().unwrap()));
-        assert_eq!((rec.src_port, rec.dst_port, rec.proto, rec.etype), (Some(4000), Some(53), 17, 2048));
+        assert_eq!(
+            (rec.src_port, rec.dst_port, rec.proto, rec.etype),
+            (Some(4000), Some(53), 17, 2048)
+        );
         assert_eq!((rec.packets, rec.bytes), (3, 300));
         assert_eq!(rec.flags, None, "no TCP flags on UDP");
         assert_eq!(rec.icmp_type, None);
         assert_eq!(rec.interfaces, vec!["veth0", "if9"]);
-        assert_eq!(rec.if_directions, vec![Direction::Ingress, Direction::Egress]);
+        assert_eq!(
+            rec.if_directions,
+            vec![Direction::Ingress, Direction::Egress]
+        );
         assert_eq!(rec.src_mac.as_deref(), Some("02:00:00:00:00:01"));
         assert_eq!(rec.dst_mac, None);
         assert_eq!(rec.time_flow_start_ms, 1_700_000_000_001);
@@ -246,13 +269,26 @@ mod tests {
 
     #[test]
     fn icmpv6_flow_keeps_type_and_code_and_no_ports() {
-        let mut key = FlowKey { proto: PROTO_ICMPV6, icmp_type: 128, icmp_code: 0, ..Default::default() };
+        let mut key = FlowKey {
+            proto: PROTO_ICMPV6,
+            icmp_type: 128,
+            icmp_code: 0,
+            ..Default::default()
+        };
         key.src_addr = "fd00::1".parse::<Ipv6Addr>().unwrap().octets();
         key.dst_addr = "fd00::2".parse::<Ipv6Addr>().unwrap().octets();
-        let stats = FlowStats { eth_protocol: ETH_P_IPV6, packets: 1, n_observed: 1, ..Default::default() };
+        let stats = FlowStats {
+            eth_protocol: ETH_P_IPV6,
+            packets: 1,
+            n_observed: 1,
+            ..Default::default()
+        };
         let rec = flow_record(&key, &stats, &ctx());
         assert_eq!(rec.src_addr, Some("fd00::1".parse().unwrap()));
-        assert_eq!((rec.icmp_type, rec.icmp_code, rec.src_port), (Some(128), Some(0), None));
+        assert_eq!(
+            (rec.icmp_type, rec.icmp_code, rec.src_port),
+            (Some(128), Some(0), None)
+        );
         assert_eq!(rec.etype, 34525);
     }
 
@@ -272,8 +308,14 @@ mod tests {
         };
         e.dns_name[..13].copy_from_slice(b"\x07example\x03com");
         apply_extras(&mut rec, &e, &ctx());
-        assert_eq!((rec.pkt_drop_packets, rec.pkt_drop_bytes), (Some(2), Some(180)));
-        assert_eq!(rec.pkt_drop_latest_drop_cause.as_deref(), Some("SKB_DROP_REASON_0xf423f"));
+        assert_eq!(
+            (rec.pkt_drop_packets, rec.pkt_drop_bytes),
+            (Some(2), Some(180))
+        );
+        assert_eq!(
+            rec.pkt_drop_latest_drop_cause.as_deref(),
+            Some("SKB_DROP_REASON_0xf423f")
+        );
         assert_eq!(rec.pkt_drop_latest_state, None);
         assert_eq!(rec.dns_id, Some(0x1234));
         assert_eq!(rec.dns_flags_response_code.as_deref(), Some("NXDomain"));
@@ -285,17 +327,27 @@ mod tests {
     #[test]
     fn dns_query_has_no_latency_or_rcode() {
         let mut rec = FlowRecord::default();
-        let e = FlowExtras { dns_seen: abi::DNS_SEEN_QUERY, dns_id: 7, ..Default::default() };
+        let e = FlowExtras {
+            dns_seen: abi::DNS_SEEN_QUERY,
+            dns_id: 7,
+            ..Default::default()
+        };
         apply_extras(&mut rec, &e, &ctx());
         assert_eq!(rec.dns_id, Some(7));
-        assert_eq!((rec.dns_latency_ms, rec.dns_flags_response_code.as_deref()), (None, None));
+        assert_eq!(
+            (rec.dns_latency_ms, rec.dns_flags_response_code.as_deref()),
+            (None, None)
+        );
         assert_eq!(rec.pkt_drop_packets, None);
     }
 
     #[test]
     fn dns_names() {
         let cases: &[(&[u8], Option<&str>)] = &[
-            (b"\x03www\x07example\x03com\x00\x00\x01", Some("www.example.com")),
+            (
+                b"\x03www\x07example\x03com\x00\x00\x01",
+                Some("www.example.com"),
+            ),
             (b"\x00", None),
             (b"", None),
             (b"\x05abc", Some("abc")),

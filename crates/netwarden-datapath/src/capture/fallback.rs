@@ -38,7 +38,9 @@ impl FallbackFlows {
             return;
         }
         let n = s.n_observed as usize;
-        let known = (1..n).any(|i| s.observed_ifindex[i] == rec.ifindex && s.observed_direction[i] == rec.direction);
+        let known = (1..n).any(|i| {
+            s.observed_ifindex[i] == rec.ifindex && s.observed_direction[i] == rec.direction
+        });
         if !known && n < abi::MAX_OBSERVED {
             s.observed_ifindex[n] = rec.ifindex;
             s.observed_direction[n] = rec.direction;
@@ -72,7 +74,8 @@ pub fn merge_stats(into: &mut FlowStats, other: &FlowStats) {
     for i in 0..(other.n_observed as usize).min(abi::MAX_OBSERVED) {
         let (ifx, dir) = (other.observed_ifindex[i], other.observed_direction[i]);
         let n = into.n_observed as usize;
-        let known = (0..n).any(|j| into.observed_ifindex[j] == ifx && into.observed_direction[j] == dir);
+        let known =
+            (0..n).any(|j| into.observed_ifindex[j] == ifx && into.observed_direction[j] == dir);
         if !known && n < abi::MAX_OBSERVED {
             into.observed_ifindex[n] = ifx;
             into.observed_direction[n] = dir;
@@ -86,7 +89,14 @@ mod tests {
     use super::*;
 
     fn pkt(ifindex: u32, direction: u8, bytes: u64, ts: u64) -> FlowFallback {
-        FlowFallback { ifindex, direction, bytes, ts_ns: ts, tcp_flags: 0x10, ..Default::default() }
+        FlowFallback {
+            ifindex,
+            direction,
+            bytes,
+            ts_ns: ts,
+            tcp_flags: 0x10,
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -106,13 +116,36 @@ mod tests {
 
     #[test]
     fn merge_adds_counts_and_interfaces() {
-        let mut a = FlowStats { packets: 2, bytes: 20, first_seen_ns: 5, last_seen_ns: 9, n_observed: 1, ..Default::default() };
+        let mut a = FlowStats {
+            packets: 2,
+            bytes: 20,
+            first_seen_ns: 5,
+            last_seen_ns: 9,
+            n_observed: 1,
+            ..Default::default()
+        };
         a.observed_ifindex[0] = 4;
-        let mut b = FlowStats { packets: 1, bytes: 10, first_seen_ns: 3, last_seen_ns: 12, n_observed: 2, ..Default::default() };
+        let mut b = FlowStats {
+            packets: 1,
+            bytes: 10,
+            first_seen_ns: 3,
+            last_seen_ns: 12,
+            n_observed: 2,
+            ..Default::default()
+        };
         b.observed_ifindex[..2].copy_from_slice(&[4, 6]);
         b.observed_direction[1] = 1;
         merge_stats(&mut a, &b);
-        assert_eq!((a.packets, a.bytes, a.first_seen_ns, a.last_seen_ns, a.n_observed), (3, 30, 3, 12, 2));
+        assert_eq!(
+            (
+                a.packets,
+                a.bytes,
+                a.first_seen_ns,
+                a.last_seen_ns,
+                a.n_observed
+            ),
+            (3, 30, 3, 12, 2)
+        );
         assert_eq!((a.observed_ifindex[1], a.observed_direction[1]), (6, 1));
     }
 }

@@ -74,17 +74,29 @@ pub enum CaptureError {
     #[error("loading the capture programs into the kernel: {0}")]
     Load(#[from] aya::EbpfError),
     #[error("capture program {name}: {source}")]
-    Program { name: &'static str, source: aya::programs::ProgramError },
+    Program {
+        name: &'static str,
+        source: aya::programs::ProgramError,
+    },
     #[error("capture map {name}: {source}")]
-    Map { name: &'static str, source: aya::maps::MapError },
+    Map {
+        name: &'static str,
+        source: aya::maps::MapError,
+    },
     #[error("the capture object has no map {0}")]
     MissingMap(&'static str),
     #[error("draining {name}: {source}")]
-    Drain { name: &'static str, source: std::io::Error },
+    Drain {
+        name: &'static str,
+        source: std::io::Error,
+    },
     #[error("listing network interfaces: {0}")]
     Interfaces(std::io::Error),
     #[error("attaching to interface {name}: {source}")]
-    Attach { name: String, source: aya::programs::ProgramError },
+    Attach {
+        name: String,
+        source: aya::programs::ProgramError,
+    },
 }
 
 /// Flows and records lost or diverted since start, summed over CPUs.
@@ -187,39 +199,79 @@ impl Capture {
             .map_max_entries(bpf_names::EXTRAS_B, cfg.extras_map_entries)
             .load(netwarden_bpf::CAPTURE_OBJECT)?;
 
-        let flows = [hash_map_data(&mut ebpf, bpf_names::FLOWS_A)?, hash_map_data(&mut ebpf, bpf_names::FLOWS_B)?];
-        let extras =
-            [hash_map_data(&mut ebpf, bpf_names::EXTRAS_A)?, hash_map_data(&mut ebpf, bpf_names::EXTRAS_B)?];
-        let mut flows_slot = ArrayOfMaps::<MapData, MapData>::try_from(take_map(&mut ebpf, bpf_names::FLOWS_SLOT)?)
-            .map_err(|source| CaptureError::Map { name: bpf_names::FLOWS_SLOT, source })?;
+        let flows = [
+            hash_map_data(&mut ebpf, bpf_names::FLOWS_A)?,
+            hash_map_data(&mut ebpf, bpf_names::FLOWS_B)?,
+        ];
+        let extras = [
+            hash_map_data(&mut ebpf, bpf_names::EXTRAS_A)?,
+            hash_map_data(&mut ebpf, bpf_names::EXTRAS_B)?,
+        ];
+        let mut flows_slot =
+            ArrayOfMaps::<MapData, MapData>::try_from(take_map(&mut ebpf, bpf_names::FLOWS_SLOT)?)
+                .map_err(|source| CaptureError::Map {
+                    name: bpf_names::FLOWS_SLOT,
+                    source,
+                })?;
         let mut extras_slot =
             ArrayOfMaps::<MapData, MapData>::try_from(take_map(&mut ebpf, bpf_names::EXTRAS_SLOT)?)
-                .map_err(|source| CaptureError::Map { name: bpf_names::EXTRAS_SLOT, source })?;
-        flows_slot.set(0, &flows[0], 0).map_err(|source| CaptureError::Map { name: bpf_names::FLOWS_SLOT, source })?;
+                .map_err(|source| CaptureError::Map {
+                    name: bpf_names::EXTRAS_SLOT,
+                    source,
+                })?;
+        flows_slot
+            .set(0, &flows[0], 0)
+            .map_err(|source| CaptureError::Map {
+                name: bpf_names::FLOWS_SLOT,
+                source,
+            })?;
         extras_slot
             .set(0, &extras[0], 0)
-            .map_err(|source| CaptureError::Map { name: bpf_names::EXTRAS_SLOT, source })?;
+            .map_err(|source| CaptureError::Map {
+                name: bpf_names::EXTRAS_SLOT,
+                source,
+            })?;
         let fallback_ring = RingBuf::try_from(take_map(&mut ebpf, bpf_names::FLOW_FALLBACK)?)
-            .map_err(|source| CaptureError::Map { name: bpf_names::FLOW_FALLBACK, source })?;
-        let counters = PerCpuArray::try_from(take_map(&mut ebpf, bpf_names::COUNTERS)?)
-            .map_err(|source| CaptureError::Map { name: bpf_names::COUNTERS, source })?;
+            .map_err(|source| CaptureError::Map {
+                name: bpf_names::FLOW_FALLBACK,
+                source,
+            })?;
+        let counters =
+            PerCpuArray::try_from(take_map(&mut ebpf, bpf_names::COUNTERS)?).map_err(|source| {
+                CaptureError::Map {
+                    name: bpf_names::COUNTERS,
+                    source,
+                }
+            })?;
 
-        for name in [bpf_names::TC_INGRESS, bpf_names::TC_EGRESS, bpf_names::TC_INGRESS_L3, bpf_names::TC_EGRESS_L3] {
-            classifier(&mut ebpf, name)?.load().map_err(|source| CaptureError::Program { name, source })?;
+        for name in [
+            bpf_names::TC_INGRESS,
+            bpf_names::TC_EGRESS,
+            bpf_names::TC_INGRESS_L3,
+            bpf_names::TC_EGRESS_L3,
+        ] {
+            classifier(&mut ebpf, name)?
+                .load()
+                .map_err(|source| CaptureError::Program { name, source })?;
         }
 
         let mut disabled = Vec::new();
         let names = match KernelNames::from_kernel() {
             Ok(names) => names,
             Err(e) => {
-                warn!("kernel BTF unreadable ({e}): drop reasons and TCP states will show as numbers");
+                warn!(
+                    "kernel BTF unreadable ({e}): drop reasons and TCP states will show as numbers"
+                );
                 KernelNames::default()
             }
         };
         if cfg.drops_enabled {
             if let Err(reason) = attach_drops(&mut ebpf) {
                 warn!("packet drops disabled: {reason}");
-                disabled.push(DisabledFeature { feature: "drops", reason });
+                disabled.push(DisabledFeature {
+                    feature: "drops",
+                    reason,
+                });
             }
         }
 
@@ -305,15 +357,33 @@ impl Capture {
             (bpf_names::TC_INGRESS_L3, bpf_names::TC_EGRESS_L3)
         };
         let mut links = Vec::with_capacity(2);
-        for (prog_name, attach_type) in [(ingress, TcAttachType::Ingress), (egress, TcAttachType::Egress)] {
+        for (prog_name, attach_type) in [
+            (ingress, TcAttachType::Ingress),
+            (egress, TcAttachType::Egress),
+        ] {
             let prog = classifier(&mut self.ebpf, prog_name)?;
-            let link_id = prog
-                .attach(name, attach_type)
-                .map_err(|source| CaptureError::Attach { name: name.to_string(), source })?;
-            links.push(prog.take_link(link_id).map_err(|source| CaptureError::Attach { name: name.to_string(), source })?);
+            let link_id =
+                prog.attach(name, attach_type)
+                    .map_err(|source| CaptureError::Attach {
+                        name: name.to_string(),
+                        source,
+                    })?;
+            links.push(
+                prog.take_link(link_id)
+                    .map_err(|source| CaptureError::Attach {
+                        name: name.to_string(),
+                        source,
+                    })?,
+            );
         }
         info!(interface = name, ifindex = idx, ethernet = l2, "capturing");
-        self.attached.insert(idx, Attached { name: name.to_string(), _links: links });
+        self.attached.insert(
+            idx,
+            Attached {
+                name: name.to_string(),
+                _links: links,
+            },
+        );
         Ok(())
     }
 
@@ -324,7 +394,11 @@ impl Capture {
 
     /// Waits up to `timeout` for fallback records and aggregates whatever arrived.
     pub fn poll_fallback(&mut self, timeout: Duration) {
-        let mut pfd = libc::pollfd { fd: self.fallback_ring.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let mut pfd = libc::pollfd {
+            fd: self.fallback_ring.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: one valid pollfd; EINTR just ends the wait early.
         unsafe { libc::poll(&mut pfd, 1, ms) };
@@ -345,7 +419,10 @@ impl Capture {
     /// Loss counters since start.
     pub fn loss_counters(&self) -> LossCounters {
         let get = |c: Counter| -> u64 {
-            self.counters.get(&(c as u32), 0).map(|v| v.iter().sum()).unwrap_or(0)
+            self.counters
+                .get(&(c as u32), 0)
+                .map(|v| v.iter().sum())
+                .unwrap_or(0)
         };
         LossCounters {
             flow_map_full: get(Counter::FlowMapFull),
@@ -364,10 +441,16 @@ impl Capture {
         // Each set waits for an RCU grace period: afterwards no program holds the old maps.
         self.flows_slot
             .set(0, &self.flows[new], 0)
-            .map_err(|source| CaptureError::Map { name: bpf_names::FLOWS_SLOT, source })?;
+            .map_err(|source| CaptureError::Map {
+                name: bpf_names::FLOWS_SLOT,
+                source,
+            })?;
         self.extras_slot
             .set(0, &self.extras[new], 0)
-            .map_err(|source| CaptureError::Map { name: bpf_names::EXTRAS_SLOT, source })?;
+            .map_err(|source| CaptureError::Map {
+                name: bpf_names::EXTRAS_SLOT,
+                source,
+            })?;
         self.active = new;
         self.drain_fallback();
 
@@ -387,12 +470,17 @@ impl Capture {
             size_of::<FlowKey>(),
             size_of::<FlowExtras>(),
             |k, v| {
-                if let (Some(key), Some(e)) = (abi::read_pod::<FlowKey>(k), abi::read_pod::<FlowExtras>(v)) {
+                if let (Some(key), Some(e)) =
+                    (abi::read_pod::<FlowKey>(k), abi::read_pod::<FlowExtras>(v))
+                {
                     extras.insert(key, e);
                 }
             },
         )
-        .map_err(|source| CaptureError::Drain { name: "extras map", source })?;
+        .map_err(|source| CaptureError::Drain {
+            name: "extras map",
+            source,
+        })?;
 
         let mut stats = EvictStats::default();
         let fallback = &mut self.fallback;
@@ -401,7 +489,9 @@ impl Capture {
             size_of::<FlowKey>(),
             size_of::<FlowStats>(),
             |k, v| {
-                let (Some(key), Some(mut s)) = (abi::read_pod::<FlowKey>(k), abi::read_pod::<FlowStats>(v)) else {
+                let (Some(key), Some(mut s)) =
+                    (abi::read_pod::<FlowKey>(k), abi::read_pod::<FlowStats>(v))
+                else {
                     return;
                 };
                 if let Some(extra) = fallback.take(&key) {
@@ -415,7 +505,10 @@ impl Capture {
                 stats.records += 1;
             },
         )
-        .map_err(|source| CaptureError::Drain { name: "flow map", source })?;
+        .map_err(|source| CaptureError::Drain {
+            name: "flow map",
+            source,
+        })?;
 
         for (key, s) in self.fallback.drain() {
             let mut rec = decode::flow_record(&key, &s, &ctx);
@@ -442,19 +535,31 @@ impl Capture {
     }
 }
 
-fn classifier<'a>(ebpf: &'a mut Ebpf, name: &'static str) -> Result<&'a mut SchedClassifier, CaptureError> {
-    let prog = ebpf.program_mut(name).ok_or(CaptureError::MissingMap(name))?;
-    prog.try_into().map_err(|source| CaptureError::Program { name, source })
+fn classifier<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut SchedClassifier, CaptureError> {
+    let prog = ebpf
+        .program_mut(name)
+        .ok_or(CaptureError::MissingMap(name))?;
+    prog.try_into()
+        .map_err(|source| CaptureError::Program { name, source })
 }
 
 fn attach_drops(ebpf: &mut Ebpf) -> Result<(), String> {
-    let btf = Btf::from_sys_fs().map_err(|e| format!("kernel BTF unavailable ({e}), tp_btf needs it"))?;
-    let prog = ebpf
-        .program_mut(bpf_names::KFREE_SKB)
-        .ok_or_else(|| format!("program {} missing from the capture object", bpf_names::KFREE_SKB))?;
+    let btf =
+        Btf::from_sys_fs().map_err(|e| format!("kernel BTF unavailable ({e}), tp_btf needs it"))?;
+    let prog = ebpf.program_mut(bpf_names::KFREE_SKB).ok_or_else(|| {
+        format!(
+            "program {} missing from the capture object",
+            bpf_names::KFREE_SKB
+        )
+    })?;
     let prog: &mut BtfTracePoint = prog.try_into().map_err(|e| format!("{e}"))?;
-    prog.load("kfree_skb", &btf).map_err(|e| format!("tp_btf/kfree_skb cannot be loaded on this kernel: {e}"))?;
-    prog.attach().map_err(|e| format!("tp_btf/kfree_skb cannot be attached on this kernel: {e}"))?;
+    prog.load("kfree_skb", &btf)
+        .map_err(|e| format!("tp_btf/kfree_skb cannot be loaded on this kernel: {e}"))?;
+    prog.attach()
+        .map_err(|e| format!("tp_btf/kfree_skb cannot be attached on this kernel: {e}"))?;
     Ok(())
 }
 
@@ -464,7 +569,14 @@ fn validate(cfg: &CaptureConfig) -> Result<(), CaptureError> {
         return bad("sampling", "must be 1 (every packet) or more, got 0".into());
     }
     if cfg.dns_ports.len() > abi::MAX_DNS_PORTS {
-        return bad("dns.ports", format!("at most {} ports, got {}", abi::MAX_DNS_PORTS, cfg.dns_ports.len()));
+        return bad(
+            "dns.ports",
+            format!(
+                "at most {} ports, got {}",
+                abi::MAX_DNS_PORTS,
+                cfg.dns_ports.len()
+            ),
+        );
     }
     if cfg.dns_ports.contains(&0) {
         return bad("dns.ports", "port 0 is not a DNS port".into());

@@ -5,18 +5,12 @@ use serde::Deserialize;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct AgentConfig {
     pub capture: CaptureSection,
     pub sink: SinkSection,
     pub metrics: MetricsSection,
-}
-
-impl Default for AgentConfig {
-    fn default() -> Self {
-        Self { capture: CaptureSection::default(), sink: SinkSection::default(), metrics: MetricsSection::default() }
-    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -69,7 +63,10 @@ pub struct DnsSection {
 
 impl Default for DnsSection {
     fn default() -> Self {
-        Self { enabled: true, ports: vec![53] }
+        Self {
+            enabled: true,
+            ports: vec![53],
+        }
     }
 }
 
@@ -97,7 +94,10 @@ pub struct DropsSection {
 
 impl Default for DropsSection {
     fn default() -> Self {
-        Self { enabled: true, all_namespaces: false }
+        Self {
+            enabled: true,
+            all_namespaces: false,
+        }
     }
 }
 
@@ -116,7 +116,9 @@ pub struct JsonlSink {
 
 impl Default for JsonlSink {
     fn default() -> Self {
-        Self { path: PathBuf::from("-") }
+        Self {
+            path: PathBuf::from("-"),
+        }
     }
 }
 
@@ -131,7 +133,10 @@ pub struct MetricsSection {
 
 impl Default for MetricsSection {
     fn default() -> Self {
-        Self { enabled: true, address: SocketAddr::from(([127, 0, 0, 1], 9400)) }
+        Self {
+            enabled: true,
+            address: SocketAddr::from(([127, 0, 0, 1], 9400)),
+        }
     }
 }
 
@@ -152,12 +157,17 @@ mod tests {
     #[test]
     fn empty_config_is_all_defaults() {
         assert_eq!(AgentConfig::from_yaml("").unwrap(), AgentConfig::default());
-        assert_eq!(AgentConfig::from_yaml("{}").unwrap(), AgentConfig::default());
+        assert_eq!(
+            AgentConfig::from_yaml("{}").unwrap(),
+            AgentConfig::default()
+        );
     }
 
     #[test]
     fn partial_sections_keep_other_defaults() {
-        let cfg = AgentConfig::from_yaml("capture:\n  sampling: 50\n  dns:\n    ports: [53, 5353]\n").unwrap();
+        let cfg =
+            AgentConfig::from_yaml("capture:\n  sampling: 50\n  dns:\n    ports: [53, 5353]\n")
+                .unwrap();
         assert_eq!(cfg.capture.sampling, 50);
         assert_eq!(cfg.capture.dns.ports, vec![53, 5353]);
         assert!(cfg.capture.dns.enabled);

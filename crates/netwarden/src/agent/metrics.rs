@@ -45,9 +45,21 @@ impl AgentMetrics {
             eviction_duration: Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
             last_losses: Arc::new(Mutex::new(LossCounters::default())),
         };
-        registry.register("flows_evicted", "Flow records produced by evictions", m.flows_evicted.clone());
-        registry.register("records_exported", "Flow records written to the sink", m.records_exported.clone());
-        registry.register("export_errors", "Sink writes that failed", m.export_errors.clone());
+        registry.register(
+            "flows_evicted",
+            "Flow records produced by evictions",
+            m.flows_evicted.clone(),
+        );
+        registry.register(
+            "records_exported",
+            "Flow records written to the sink",
+            m.records_exported.clone(),
+        );
+        registry.register(
+            "export_errors",
+            "Sink writes that failed",
+            m.export_errors.clone(),
+        );
         registry.register(
             "fallback_records",
             "Flow records built from the fallback ring buffer (flow map was full)",
@@ -68,8 +80,16 @@ impl AgentMetrics {
             "Drop, DNS or RTT data lost because the extras map was full",
             m.extras_map_full.clone(),
         );
-        registry.register("parse_errors", "Packets with truncated headers, not recorded", m.parse_errors.clone());
-        registry.register("attached_interfaces", "Interfaces captured on", m.attached_interfaces.clone());
+        registry.register(
+            "parse_errors",
+            "Packets with truncated headers, not recorded",
+            m.parse_errors.clone(),
+        );
+        registry.register(
+            "attached_interfaces",
+            "Interfaces captured on",
+            m.attached_interfaces.clone(),
+        );
         registry.register(
             "eviction_duration_seconds",
             "Time to swap, drain and decode the kernel flow maps",
@@ -85,10 +105,14 @@ impl AgentMetrics {
         self.fallback_records.inc_by(stats.fallback_records as u64);
         self.eviction_duration.observe(stats.duration.as_secs_f64());
         let mut last = self.last_losses.lock().unwrap_or_else(|p| p.into_inner());
-        self.flow_map_full.inc_by(losses.flow_map_full.saturating_sub(last.flow_map_full));
-        self.fallback_lost.inc_by(losses.fallback_lost.saturating_sub(last.fallback_lost));
-        self.extras_map_full.inc_by(losses.extras_map_full.saturating_sub(last.extras_map_full));
-        self.parse_errors.inc_by(losses.parse_errors.saturating_sub(last.parse_errors));
+        self.flow_map_full
+            .inc_by(losses.flow_map_full.saturating_sub(last.flow_map_full));
+        self.fallback_lost
+            .inc_by(losses.fallback_lost.saturating_sub(last.fallback_lost));
+        self.extras_map_full
+            .inc_by(losses.extras_map_full.saturating_sub(last.extras_map_full));
+        self.parse_errors
+            .inc_by(losses.parse_errors.saturating_sub(last.parse_errors));
         *last = losses;
     }
 
@@ -104,7 +128,8 @@ impl AgentMetrics {
 
     /// Serves `/metrics` on `addr` from a background thread.
     pub fn serve(&self, addr: SocketAddr) -> anyhow::Result<SocketAddr> {
-        let listener = TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("metrics.address {addr}: {e}"))?;
+        let listener =
+            TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("metrics.address {addr}: {e}"))?;
         let local = listener.local_addr()?;
         let metrics = self.clone();
         std::thread::Builder::new().name("metrics".into()).spawn(move || {
@@ -140,13 +165,42 @@ mod tests {
     #[test]
     fn losses_are_exposed_as_growing_counters() {
         let m = AgentMetrics::new();
-        let stats = EvictStats { records: 3, fallback_records: 1, ..Default::default() };
-        m.observe_eviction(&stats, LossCounters { flow_map_full: 5, ..Default::default() });
-        m.observe_eviction(&stats, LossCounters { flow_map_full: 7, fallback_lost: 2, ..Default::default() });
+        let stats = EvictStats {
+            records: 3,
+            fallback_records: 1,
+            ..Default::default()
+        };
+        m.observe_eviction(
+            &stats,
+            LossCounters {
+                flow_map_full: 5,
+                ..Default::default()
+            },
+        );
+        m.observe_eviction(
+            &stats,
+            LossCounters {
+                flow_map_full: 7,
+                fallback_lost: 2,
+                ..Default::default()
+            },
+        );
         let text = m.render();
-        assert!(text.contains("netwarden_agent_flows_evicted_total 6"), "{text}");
-        assert!(text.contains("netwarden_agent_flow_map_full_total 7"), "{text}");
-        assert!(text.contains("netwarden_agent_ringbuf_lost_total 2"), "{text}");
-        assert!(text.contains("netwarden_agent_fallback_records_total 2"), "{text}");
+        assert!(
+            text.contains("netwarden_agent_flows_evicted_total 6"),
+            "{text}"
+        );
+        assert!(
+            text.contains("netwarden_agent_flow_map_full_total 7"),
+            "{text}"
+        );
+        assert!(
+            text.contains("netwarden_agent_ringbuf_lost_total 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("netwarden_agent_fallback_records_total 2"),
+            "{text}"
+        );
     }
 }

@@ -56,8 +56,10 @@ fn open_sink(path: &Path) -> anyhow::Result<Box<dyn std::io::Write>> {
 }
 
 pub fn run(args: AgentArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.config).with_context(|| format!("--config {}", args.config.display()))?;
-    let cfg = AgentConfig::from_yaml(&text).with_context(|| format!("--config {}", args.config.display()))?;
+    let text = std::fs::read_to_string(&args.config)
+        .with_context(|| format!("--config {}", args.config.display()))?;
+    let cfg = AgentConfig::from_yaml(&text)
+        .with_context(|| format!("--config {}", args.config.display()))?;
     let capture_cfg = capture_config(&cfg)?;
     let eviction = seconds("capture.eviction_seconds", cfg.capture.eviction_seconds)?;
     let writer = RecordWriter::new(open_sink(&cfg.sink.jsonl.path)?, Format::Json);
@@ -107,11 +109,14 @@ impl LoopObserver for AgentSink {
             self.metrics.export_errors.inc();
             warn!("flushing flow records failed: {e}");
         }
-        self.metrics.observe_eviction(stats, capture.loss_counters());
+        self.metrics
+            .observe_eviction(stats, capture.loss_counters());
         Ok(())
     }
 
     fn interfaces_changed(&mut self, capture: &Capture) {
-        self.metrics.attached_interfaces.set(capture.attached_interfaces().len() as i64);
+        self.metrics
+            .attached_interfaces
+            .set(capture.attached_interfaces().len() as i64);
     }
 }

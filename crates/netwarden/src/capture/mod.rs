@@ -32,7 +32,12 @@ pub struct CaptureArgs {
     #[arg(long, value_enum, default_value_t = Format::Json)]
     format: Format,
     /// DNS ports (comma-separated, at most 4).
-    #[arg(long, value_name = "PORTS", value_delimiter = ',', default_value = "53")]
+    #[arg(
+        long,
+        value_name = "PORTS",
+        value_delimiter = ',',
+        default_value = "53"
+    )]
     dns_ports: Vec<u16>,
     /// Do not track DNS.
     #[arg(long)]
@@ -53,8 +58,10 @@ pub struct CaptureArgs {
 
 /// Compiles an interface regex, naming the flag in the error.
 pub fn interface_regex(flag: &str, re: Option<&str>) -> anyhow::Result<Option<Regex>> {
-    re.map(|s| Regex::new(s).with_context(|| format!("{flag} {s:?} is not a valid regular expression")))
-        .transpose()
+    re.map(|s| {
+        Regex::new(s).with_context(|| format!("{flag} {s:?} is not a valid regular expression"))
+    })
+    .transpose()
 }
 
 /// Seconds from a flag, checked.
@@ -78,7 +85,10 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let include = interface_regex("--interfaces", args.interfaces.as_deref())?;
     let exclude = interface_regex("--exclude", args.exclude.as_deref())?;
     let eviction = seconds("--eviction", args.eviction)?;
-    let duration = args.duration.map(|d| seconds("--duration", d)).transpose()?;
+    let duration = args
+        .duration
+        .map(|d| seconds("--duration", d))
+        .transpose()?;
     let cfg = CaptureConfig {
         interfaces: InterfaceSelector::new(include, exclude),
         sampling: args.sampling,
@@ -94,7 +104,9 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let mut capture = start(&cfg)?;
     let attached = capture.attached_interfaces();
     if attached.is_empty() {
-        let here: Vec<String> = interfaces::list().map(|m| m.into_values().collect()).unwrap_or_default();
+        let here: Vec<String> = interfaces::list()
+            .map(|m| m.into_values().collect())
+            .unwrap_or_default();
         bail!(
             "no interface matches --interfaces {:?} --exclude {:?} (interfaces here: {})",
             args.interfaces.as_deref().unwrap_or(".*"),
@@ -103,11 +115,19 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         );
     }
     info!(interfaces = ?attached, "capture started");
-    let mut out = Printer { writer: RecordWriter::new(Box::new(std::io::BufWriter::new(std::io::stdout())), args.format) };
+    let mut out = Printer {
+        writer: RecordWriter::new(
+            Box::new(std::io::BufWriter::new(std::io::stdout())),
+            args.format,
+        ),
+    };
     run_loop::run(&mut capture, eviction, duration, &stop, &mut out)?;
     let losses = capture.loss_counters();
     if losses != Default::default() {
-        warn!(?losses, "some packets went uncounted or through the fallback path");
+        warn!(
+            ?losses,
+            "some packets went uncounted or through the fallback path"
+        );
     }
     Ok(())
 }
