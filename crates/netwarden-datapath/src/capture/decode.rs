@@ -306,7 +306,7 @@ mod tests {
             rtt_ns: 42_000,
             ..Default::default()
         };
-        e.dns_name[..13].copy_from_slice(b"\x07example\x03com");
+        e.dns_name[..12].copy_from_slice(b"\x07example\x03com");
         apply_extras(&mut rec, &e, &ctx());
         assert_eq!(
             (rec.pkt_drop_packets, rec.pkt_drop_bytes),
