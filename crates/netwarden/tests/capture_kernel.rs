@@ -27,9 +27,15 @@ fn settle() {
 #[test]
 fn udp_ipv4_exact_packets_and_bytes() {
     let pair = Pair::new();
-    let server = pair.host.run(|| UdpSocket::bind((HOST4, 9000)).unwrap());
+    let server = pair
+        .host
+        .run(|| UdpSocket::bind((HOST4, 9000)).unwrap())
+        .unwrap();
     let cap = pair.capture(&[]);
-    let client = pair.pod.run(|| UdpSocket::bind((POD4, 0)).unwrap());
+    let client = pair
+        .pod
+        .run(|| UdpSocket::bind((POD4, 0)).unwrap())
+        .unwrap();
     for _ in 0..10 {
         client.send_to(&[7u8; 100], (HOST4, 9000)).unwrap();
     }
@@ -76,9 +82,15 @@ fn udp_ipv4_exact_packets_and_bytes() {
 #[test]
 fn udp_ipv6_exact_packets_and_bytes() {
     let pair = Pair::new();
-    let server = pair.host.run(|| UdpSocket::bind((HOST6, 9001)).unwrap());
+    let server = pair
+        .host
+        .run(|| UdpSocket::bind((HOST6, 9001)).unwrap())
+        .unwrap();
     let cap = pair.capture(&[]);
-    let client = pair.pod.run(|| UdpSocket::bind((POD6, 0)).unwrap());
+    let client = pair
+        .pod
+        .run(|| UdpSocket::bind((POD6, 0)).unwrap())
+        .unwrap();
     for _ in 0..6 {
         client.send_to(&[1u8; 333], (HOST6, 9001)).unwrap();
     }
@@ -99,9 +111,15 @@ fn udp_ipv6_exact_packets_and_bytes() {
 #[test]
 fn tcp_flags_and_handshake_rtt() {
     let pair = Pair::new();
-    let listener = pair.host.run(|| TcpListener::bind((HOST4, 8080)).unwrap());
+    let listener = pair
+        .host
+        .run(|| TcpListener::bind((HOST4, 8080)).unwrap())
+        .unwrap();
     let cap = pair.capture(&[]);
-    let mut client = pair.pod.run(|| TcpStream::connect((HOST4, 8080)).unwrap());
+    let mut client = pair
+        .pod
+        .run(|| TcpStream::connect((HOST4, 8080)).unwrap())
+        .unwrap();
     let (mut conn, _) = listener.accept().unwrap();
     client.write_all(&[5u8; 1000]).unwrap();
     let mut got = vec![0u8; 1000];
@@ -231,7 +249,10 @@ fn icmp_and_icmpv6_echo() {
 fn udp_to_closed_port_is_a_no_socket_drop() {
     let pair = Pair::new();
     let cap = pair.capture(&[]);
-    let client = pair.pod.run(|| UdpSocket::bind((POD4, 0)).unwrap());
+    let client = pair
+        .pod
+        .run(|| UdpSocket::bind((POD4, 0)).unwrap())
+        .unwrap();
     for _ in 0..5 {
         client.send_to(&[9u8; 60], (HOST4, 9)).unwrap();
     }
@@ -264,7 +285,10 @@ fn dns_query(id: u16, name: &str) -> Vec<u8> {
 #[test]
 fn dns_query_and_response_latency_and_rcode() {
     let pair = Pair::new();
-    let server = pair.host.run(|| UdpSocket::bind((HOST4, 53)).unwrap());
+    let server = pair
+        .host
+        .run(|| UdpSocket::bind((HOST4, 53)).unwrap())
+        .unwrap();
     let cap = pair.capture(&[]);
     let responder = std::thread::spawn(move || {
         let mut buf = [0u8; 512];
@@ -275,7 +299,10 @@ fn dns_query_and_response_latency_and_rcode() {
         resp[3] = 0x83; // RA, rcode 3 (NXDomain)
         server.send_to(&resp, from).unwrap();
     });
-    let client = pair.pod.run(|| UdpSocket::bind((POD4, 0)).unwrap());
+    let client = pair
+        .pod
+        .run(|| UdpSocket::bind((POD4, 0)).unwrap())
+        .unwrap();
     client
         .send_to(&dns_query(0x4242, "nowhere.netwarden.test"), (HOST4, 53))
         .unwrap();
@@ -307,47 +334,57 @@ fn dns_query_and_response_latency_and_rcode() {
 fn flow_crossing_two_interfaces_is_counted_once() {
     // pod1 -- (ha) router (hb) -- pod2, capture on both router interfaces.
     let tag = unique_tag();
-    let router = Netns::new(format!("nwt{tag}r"));
-    let pod1 = Netns::new(format!("nwt{tag}1"));
-    let pod2 = Netns::new(format!("nwt{tag}2"));
+    let router = netns(format!("nwt{tag}r"));
+    let pod1 = netns(format!("nwt{tag}1"));
+    let pod2 = netns(format!("nwt{tag}2"));
     let (ha, hb) = (format!("na{tag}"), format!("nb{tag}"));
     for (host_if, pod, net) in [(&ha, &pod1, "78"), (&hb, &pod2, "79")] {
         let pod_if = format!("p{host_if}");
-        router.ip(&[
-            "link", "add", host_if, "type", "veth", "peer", "name", &pod_if, "netns", &pod.name,
-        ]);
-        router.ip(&[
-            "addr",
-            "add",
-            &format!("192.168.{net}.1/24"),
-            "dev",
-            host_if,
-        ]);
-        router.ip(&["link", "set", host_if, "up"]);
+        router
+            .ip(&[
+                "link", "add", host_if, "type", "veth", "peer", "name", &pod_if, "netns", &pod.name,
+            ])
+            .unwrap();
+        router
+            .ip(&[
+                "addr",
+                "add",
+                &format!("192.168.{net}.1/24"),
+                "dev",
+                host_if,
+            ])
+            .unwrap();
+        router.ip(&["link", "set", host_if, "up"]).unwrap();
         pod.ip(&[
             "addr",
             "add",
             &format!("192.168.{net}.2/24"),
             "dev",
             &pod_if,
-        ]);
-        pod.ip(&["link", "set", &pod_if, "up"]);
+        ])
+        .unwrap();
+        pod.ip(&["link", "set", &pod_if, "up"]).unwrap();
         pod.ip(&[
             "route",
             "add",
             "default",
             "via",
             &format!("192.168.{net}.1"),
-        ]);
+        ])
+        .unwrap();
     }
-    router.sysctl("net.ipv4.ip_forward", "1");
-    let server = pod2.run(|| UdpSocket::bind(("192.168.79.2", 7000)).unwrap());
+    router.sysctl("net.ipv4.ip_forward", "1").unwrap();
+    let server = pod2
+        .run(|| UdpSocket::bind(("192.168.79.2", 7000)).unwrap())
+        .unwrap();
     let re = format!("^({ha}|{hb})$");
     let cap = CaptureProc::start(
         &router.name,
         &["capture", "--interfaces", &re, "--eviction", "60"],
     );
-    let client = pod1.run(|| UdpSocket::bind(("192.168.78.2", 0)).unwrap());
+    let client = pod1
+        .run(|| UdpSocket::bind(("192.168.78.2", 0)).unwrap())
+        .unwrap();
     for _ in 0..7 {
         client.send_to(&[3u8; 200], ("192.168.79.2", 7000)).unwrap();
     }
@@ -367,8 +404,8 @@ fn flow_crossing_two_interfaces_is_counted_once() {
 #[test]
 fn interfaces_created_later_are_captured_and_removal_is_harmless() {
     let tag = unique_tag();
-    let host = Netns::new(format!("nwt{tag}h"));
-    let pod = Netns::new(format!("nwt{tag}p"));
+    let host = netns(format!("nwt{tag}h"));
+    let pod = netns(format!("nwt{tag}p"));
     let (host_if, pod_if) = (format!("nl{tag}"), format!("pl{tag}"));
     let re = format!("^{host_if}$");
     let mut cap = CaptureProc::spawn(
@@ -403,8 +440,9 @@ fn interfaces_created_later_are_captured_and_removal_is_harmless() {
         "peer",
         "name",
         &format!("nj{tag}"),
-    ]);
-    host.ip(&["link", "set", &first, "up"]);
+    ])
+    .unwrap();
+    host.ip(&["link", "set", &first, "up"]).unwrap();
     let re = format!("^(nk|nl){tag}$");
     let mut cap = CaptureProc::start(
         &host.name,
@@ -412,21 +450,28 @@ fn interfaces_created_later_are_captured_and_removal_is_harmless() {
     );
     host.ip(&[
         "link", "add", &host_if, "type", "veth", "peer", "name", &pod_if, "netns", &pod.name,
-    ]);
-    host.ip(&["addr", "add", "192.168.80.1/24", "dev", &host_if]);
-    host.ip(&["link", "set", &host_if, "up"]);
-    pod.ip(&["addr", "add", "192.168.80.2/24", "dev", &pod_if]);
-    pod.ip(&["link", "set", &pod_if, "up"]);
+    ])
+    .unwrap();
+    host.ip(&["addr", "add", "192.168.80.1/24", "dev", &host_if])
+        .unwrap();
+    host.ip(&["link", "set", &host_if, "up"]).unwrap();
+    pod.ip(&["addr", "add", "192.168.80.2/24", "dev", &pod_if])
+        .unwrap();
+    pod.ip(&["link", "set", &pod_if, "up"]).unwrap();
     cap.wait_for_stderr(&host_if, Duration::from_secs(1));
-    let server = host.run(|| UdpSocket::bind(("192.168.80.1", 7100)).unwrap());
-    let client = pod.run(|| UdpSocket::bind(("192.168.80.2", 0)).unwrap());
+    let server = host
+        .run(|| UdpSocket::bind(("192.168.80.1", 7100)).unwrap())
+        .unwrap();
+    let client = pod
+        .run(|| UdpSocket::bind(("192.168.80.2", 0)).unwrap())
+        .unwrap();
     for _ in 0..4 {
         client.send_to(&[1u8; 10], ("192.168.80.1", 7100)).unwrap();
     }
     recv_n(&server, 4);
     settle();
     // Removing a captured interface is not an error; its flows keep its name.
-    host.ip(&["link", "del", &host_if]);
+    host.ip(&["link", "del", &host_if]).unwrap();
     std::thread::sleep(Duration::from_millis(600));
     let recs = cap.stop();
     let r = recs.one(&[("SrcAddr", json!("192.168.80.2")), ("DstPort", json!(7100))]);
@@ -438,7 +483,10 @@ fn interfaces_created_later_are_captured_and_removal_is_harmless() {
 fn full_flow_map_spills_to_the_fallback_path_without_losing_flows() {
     let pair = Pair::new();
     let cap = pair.capture(&["--flow-map-entries", "2", "--no-drops", "--no-dns"]);
-    let client = pair.pod.run(|| UdpSocket::bind((POD4, 0)).unwrap());
+    let client = pair
+        .pod
+        .run(|| UdpSocket::bind((POD4, 0)).unwrap())
+        .unwrap();
     for port in 20000..20008u16 {
         for _ in 0..3 {
             client.send_to(&[0u8; 50], (HOST4, port)).unwrap();
@@ -466,9 +514,15 @@ fn full_flow_map_spills_to_the_fallback_path_without_losing_flows() {
 #[test]
 fn sampling_is_recorded_on_each_record() {
     let pair = Pair::new();
-    let server = pair.host.run(|| UdpSocket::bind((HOST4, 9100)).unwrap());
+    let server = pair
+        .host
+        .run(|| UdpSocket::bind((HOST4, 9100)).unwrap())
+        .unwrap();
     let cap = pair.capture(&["--sampling", "1"]);
-    let client = pair.pod.run(|| UdpSocket::bind((POD4, 0)).unwrap());
+    let client = pair
+        .pod
+        .run(|| UdpSocket::bind((POD4, 0)).unwrap())
+        .unwrap();
     client.send_to(&[0u8; 10], (HOST4, 9100)).unwrap();
     recv_n(&server, 1);
     settle();

@@ -5,95 +5,18 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
-use std::os::fd::AsRawFd;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_netwarden");
 
-/// Runs a command, panicking with its output if it fails.
-pub fn sh(args: &[&str]) {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+pub use netwarden_lab::{unique_tag, Netns};
 
-/// A short tag unique to this test in this process: interface names have 15 characters at most.
-pub fn unique_tag() -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{:x}{:02x}", std::process::id() % 0x10000, n)
-}
-
-/// A network namespace, deleted on drop.
-pub struct Netns {
-    pub name: String,
-}
-
-impl Netns {
-    pub fn new(name: String) -> Self {
-        sh(&["ip", "netns", "add", &name]);
-        let ns = Self { name };
-        ns.ip(&["link", "set", "lo", "up"]);
-        ns
-    }
-
-    /// `ip -n NS ...`
-    pub fn ip(&self, args: &[&str]) {
-        let mut full = vec!["ip", "-n", self.name.as_str()];
-        full.extend_from_slice(args);
-        sh(&full);
-    }
-
-    pub fn sysctl(&self, key: &str, value: &str) {
-        sh(&[
-            "ip",
-            "netns",
-            "exec",
-            &self.name,
-            "sysctl",
-            "-qw",
-            &format!("{key}={value}"),
-        ]);
-    }
-
-    /// Runs `f` on a thread inside this namespace; sockets it creates stay in the namespace.
-    pub fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        self.spawn(f).join().expect("thread in netns panicked")
-    }
-
-    /// Like [`Netns::run`] without waiting.
-    pub fn spawn<T: Send + 'static>(
-        &self,
-        f: impl FnOnce() -> T + Send + 'static,
-    ) -> std::thread::JoinHandle<T> {
-        let path = format!("/var/run/netns/{}", self.name);
-        std::thread::spawn(move || {
-            let fd = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-            // SAFETY: setns on this thread only, with a valid namespace fd.
-            let rc = unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(rc, 0, "setns {path}: {}", std::io::Error::last_os_error());
-            f()
-        })
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .status();
-    }
+/// A namespace for a test, or a panic saying why not.
+pub fn netns(name: String) -> Netns {
+    Netns::create(name).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Two namespaces: `host` (where netwarden runs, interface `host_if`) and `pod` (interface `pod_if`),
@@ -114,33 +37,18 @@ pub const POD6: &str = "fd77::2";
 impl Pair {
     pub fn new() -> Self {
         let tag = unique_tag();
-        let host = Netns::new(format!("nwt{tag}h"));
-        let pod = Netns::new(format!("nwt{tag}p"));
+        let host = netns(format!("nwt{tag}h"));
+        let pod = netns(format!("nwt{tag}p"));
         let host_if = format!("nh{tag}");
         let pod_if = format!("np{tag}");
-        host.ip(&[
-            "link", "add", &host_if, "type", "veth", "peer", "name", &pod_if, "netns", &pod.name,
-        ]);
-        host.ip(&["addr", "add", &format!("{HOST4}/24"), "dev", &host_if]);
-        host.ip(&[
-            "addr",
-            "add",
-            &format!("{HOST6}/64"),
-            "dev",
+        host.veth_to(
             &host_if,
-            "nodad",
-        ]);
-        host.ip(&["link", "set", &host_if, "up"]);
-        pod.ip(&["addr", "add", &format!("{POD4}/24"), "dev", &pod_if]);
-        pod.ip(&[
-            "addr",
-            "add",
-            &format!("{POD6}/64"),
-            "dev",
+            &[&format!("{HOST4}/24"), &format!("{HOST6}/64")],
+            &pod,
             &pod_if,
-            "nodad",
-        ]);
-        pod.ip(&["link", "set", &pod_if, "up"]);
+            &[&format!("{POD4}/24"), &format!("{POD6}/64")],
+        )
+        .unwrap();
         Self {
             tag,
             host,

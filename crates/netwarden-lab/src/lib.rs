@@ -1,0 +1,6 @@
+//! Hosts and pods on one machine: network namespaces, veth pairs between them, and code or commands
+//! run inside them. Everything made here is removed when its owner is dropped.
+
+mod netns;
+
+pub use netns::{unique_tag, LabError, Netns};
