@@ -542,3 +542,57 @@ fn sampling_is_recorded_on_each_record() {
         assert!(r["Packets"].as_u64().unwrap() <= 20);
     }
 }
+
+#[test]
+fn dns_over_tcp() {
+    let pair = Pair::new();
+    let listener = pair
+        .host
+        .run(|| TcpListener::bind((HOST4, 53)).unwrap())
+        .unwrap();
+    let cap = pair.capture(&[]);
+    let responder = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut len = [0u8; 2];
+        conn.read_exact(&mut len).unwrap();
+        let mut msg = vec![0u8; u16::from_be_bytes(len) as usize];
+        conn.read_exact(&mut msg).unwrap();
+        std::thread::sleep(Duration::from_millis(10));
+        msg[2] = 0x81;
+        msg[3] = 0x80; // NoError
+        let mut resp = (msg.len() as u16).to_be_bytes().to_vec();
+        resp.extend_from_slice(&msg);
+        conn.write_all(&resp).unwrap();
+    });
+    let mut client = pair
+        .pod
+        .run(|| TcpStream::connect((HOST4, 53)).unwrap())
+        .unwrap();
+    let query = dns_query(0x0777, "tcp.netwarden.test");
+    let mut framed = (query.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&query);
+    client.write_all(&framed).unwrap();
+    let mut resp = vec![0u8; framed.len()];
+    client.read_exact(&mut resp).unwrap();
+    responder.join().unwrap();
+    drop(client);
+    settle();
+    let recs = cap.stop();
+    let q = recs.one(&[
+        ("SrcAddr", json!(POD4)),
+        ("DstPort", json!(53)),
+        ("Proto", json!(6)),
+    ]);
+    assert_eq!(
+        (q["DnsId"].as_u64(), q["DnsName"].as_str()),
+        (Some(0x0777), Some("tcp.netwarden.test"))
+    );
+    let r = recs.one(&[
+        ("SrcAddr", json!(HOST4)),
+        ("SrcPort", json!(53)),
+        ("Proto", json!(6)),
+    ]);
+    assert_eq!(r["DnsFlagsResponseCode"], "NoError");
+    let ms = r["DnsLatencyMs"].as_f64().unwrap();
+    assert!((10.0..1000.0).contains(&ms), "latency {ms}");
+}

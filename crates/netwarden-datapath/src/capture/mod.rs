@@ -356,6 +356,13 @@ impl Capture {
         } else {
             (bpf_names::TC_INGRESS_L3, bpf_names::TC_EGRESS_L3)
         };
+        if !has_tcx() {
+            // Before tcx (6.6) aya attaches through cls_bpf, which needs a clsact qdisc; one that is
+            // already there (ours or someone else's) is fine.
+            if let Err(e) = aya::programs::tc::qdisc_add_clsact(name) {
+                debug!(interface = name, "clsact qdisc: {e}");
+            }
+        }
         let mut links = Vec::with_capacity(2);
         for (prog_name, attach_type) in [
             (ingress, TcAttachType::Ingress),
@@ -533,6 +540,11 @@ impl Capture {
         stats.duration = started.elapsed();
         Ok(stats)
     }
+}
+
+/// Whether this kernel has tcx (6.6+), which aya uses for TC programs when present.
+fn has_tcx() -> bool {
+    aya::util::KernelVersion::current().is_ok_and(|v| v >= aya::util::KernelVersion::new(6, 6, 0))
 }
 
 fn classifier<'a>(
