@@ -2,5 +2,6 @@
 //! run inside them. Everything made here is removed when its owner is dropped.
 
 mod netns;
+pub mod traffic;
 
 pub use netns::{unique_tag, LabError, Netns};

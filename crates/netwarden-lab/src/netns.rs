@@ -119,6 +119,37 @@ impl Netns {
         Ok(())
     }
 
+    /// A veth pair from the namespace this process is in (`host_if`, with `host_addrs`) to this one
+    /// (`ns_if`, with `ns_addrs`). Deleting this namespace deletes the pair.
+    pub fn veth_from_host(
+        &self,
+        host_if: &str,
+        host_addrs: &[&str],
+        ns_if: &str,
+        ns_addrs: &[&str],
+    ) -> Result<(), LabError> {
+        run(&[
+            "ip", "link", "add", host_if, "type", "veth", "peer", "name", ns_if, "netns",
+            &self.name,
+        ])?;
+        for addr in host_addrs {
+            let mut args = vec!["ip", "addr", "add", addr, "dev", host_if];
+            if addr.contains(':') {
+                args.push("nodad");
+            }
+            run(&args)?;
+        }
+        run(&["ip", "link", "set", host_if, "up"])?;
+        for addr in ns_addrs {
+            let mut args = vec!["addr", "add", addr, "dev", ns_if];
+            if addr.contains(':') {
+                args.push("nodad");
+            }
+            self.ip(&args)?;
+        }
+        self.ip(&["link", "set", ns_if, "up"])
+    }
+
     /// Runs `f` on a new thread inside the namespace and waits for it. Sockets it creates belong to
     /// the namespace wherever they are used afterwards.
     pub fn run<T: Send + 'static>(

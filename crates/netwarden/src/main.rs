@@ -4,6 +4,7 @@
 mod agent;
 mod bench;
 mod capture;
+mod demo;
 mod output;
 mod run_loop;
 
@@ -28,6 +29,8 @@ struct Cli {
 enum Command {
     /// Capture flows on this machine's interfaces and print them (one-shot).
     Capture(capture::CaptureArgs),
+    /// Capture on this machine with a lab pod and traffic that shows every capture feature.
+    Demo(demo::DemoArgs),
     /// Run the long-lived node agent from a YAML config.
     Agent(agent::AgentArgs),
     /// Measure netwarden's overhead; prints figures.
@@ -47,6 +50,7 @@ fn main() -> ExitCode {
         .init();
     let result = match cli.command {
         Command::Capture(args) => capture::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Agent(args) => agent::run(args),
         Command::Bench(cmd) => bench::run(cmd),
     };

@@ -269,18 +269,7 @@ fn udp_to_closed_port_is_a_no_socket_drop() {
     );
 }
 
-/// A DNS query for `name` with `id` (A record, recursion desired).
-fn dns_query(id: u16, name: &str) -> Vec<u8> {
-    let mut q = Vec::new();
-    q.extend_from_slice(&id.to_be_bytes());
-    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    for label in name.split('.') {
-        q.push(label.len() as u8);
-        q.extend_from_slice(label.as_bytes());
-    }
-    q.extend_from_slice(&[0, 0, 1, 0, 1]);
-    q
-}
+use netwarden_lab::traffic::{dns_query, dns_response};
 
 #[test]
 fn dns_query_and_response_latency_and_rcode() {
@@ -294,10 +283,7 @@ fn dns_query_and_response_latency_and_rcode() {
         let mut buf = [0u8; 512];
         let (n, from) = server.recv_from(&mut buf).unwrap();
         std::thread::sleep(Duration::from_millis(20));
-        let mut resp = buf[..n].to_vec();
-        resp[2] = 0x81; // QR, RD
-        resp[3] = 0x83; // RA, rcode 3 (NXDomain)
-        server.send_to(&resp, from).unwrap();
+        server.send_to(&dns_response(&buf[..n], 3), from).unwrap();
     });
     let client = pair
         .pod
@@ -558,8 +544,7 @@ fn dns_over_tcp() {
         let mut msg = vec![0u8; u16::from_be_bytes(len) as usize];
         conn.read_exact(&mut msg).unwrap();
         std::thread::sleep(Duration::from_millis(10));
-        msg[2] = 0x81;
-        msg[3] = 0x80; // NoError
+        let msg = dns_response(&msg, 0);
         let mut resp = (msg.len() as u16).to_be_bytes().to_vec();
         resp.extend_from_slice(&msg);
         conn.write_all(&resp).unwrap();
