@@ -176,6 +176,12 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_is_the_defaults() {
+        let text = include_str!("../../../../config/agent.yaml");
+        assert_eq!(AgentConfig::from_yaml(text).unwrap(), AgentConfig::default());
+    }
+
+    #[test]
     fn errors_name_the_field() {
         let cases = [
             ("capture:\n  samplin: 5\n", "samplin"),
