@@ -112,3 +112,66 @@ pub fn clocks_ns() -> (u64, i128) {
     let real = read(libc::CLOCK_REALTIME);
     (mono as u64, real)
 }
+
+const BPF_PROG_TEST_RUN: libc::c_long = 10;
+
+/// The `test` member of `union bpf_attr`.
+#[repr(C)]
+#[derive(Default)]
+struct TestRunAttr {
+    prog_fd: u32,
+    retval: u32,
+    data_size_in: u32,
+    data_size_out: u32,
+    data_in: u64,
+    data_out: u64,
+    repeat: u32,
+    duration: u32,
+    ctx_size_in: u32,
+    ctx_size_out: u32,
+    ctx_in: u64,
+    ctx_out: u64,
+    flags: u32,
+    cpu: u32,
+    batch_size: u32,
+    _pad: u32,
+}
+
+/// What `BPF_PROG_TEST_RUN` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestRun {
+    /// The program's return value (of the last run).
+    pub retval: i32,
+    /// Mean nanoseconds per run, as the kernel measured it.
+    pub duration_ns: u32,
+}
+
+/// Runs a loaded program `repeat` times on `frame` without attaching it (`BPF_PROG_TEST_RUN`).
+pub fn prog_test_run(prog: BorrowedFd<'_>, frame: &[u8], repeat: u32) -> io::Result<TestRun> {
+    let mut out = vec![0u8; frame.len() + 256];
+    let mut attr = TestRunAttr {
+        prog_fd: prog.as_raw_fd() as u32,
+        data_size_in: frame.len() as u32,
+        data_size_out: out.len() as u32,
+        data_in: frame.as_ptr() as u64,
+        data_out: out.as_mut_ptr() as u64,
+        repeat: repeat.max(1),
+        ..Default::default()
+    };
+    // SAFETY: attr points at buffers of the sizes it states, valid for the call.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_TEST_RUN,
+            &mut attr as *mut TestRunAttr,
+            std::mem::size_of::<TestRunAttr>() as u32,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(TestRun {
+        retval: attr.retval as i32,
+        duration_ns: attr.duration,
+    })
+}

@@ -90,6 +90,11 @@ pub enum CaptureError {
         name: &'static str,
         source: std::io::Error,
     },
+    #[error("test run of {name}: {source}")]
+    TestRun {
+        name: &'static str,
+        source: std::io::Error,
+    },
     #[error("listing network interfaces: {0}")]
     Interfaces(std::io::Error),
     #[error("attaching to interface {name}: {source}")]
@@ -392,6 +397,28 @@ impl Capture {
             },
         );
         Ok(())
+    }
+
+    /// Runs the Ethernet ingress or egress program on a crafted `frame` without attaching it, as if it
+    /// arrived on loopback (`BPF_PROG_TEST_RUN`). The flow lands in the maps like any other: for
+    /// parser tests and per-packet cost benchmarks.
+    pub fn test_run(
+        &mut self,
+        egress: bool,
+        frame: &[u8],
+        repeat: u32,
+    ) -> Result<sys::TestRun, CaptureError> {
+        let name = if egress {
+            bpf_names::TC_EGRESS
+        } else {
+            bpf_names::TC_INGRESS
+        };
+        let prog = classifier(&mut self.ebpf, name)?;
+        let fd = prog
+            .fd()
+            .map_err(|source| CaptureError::Program { name, source })?;
+        sys::prog_test_run(fd.as_fd(), frame, repeat)
+            .map_err(|source| CaptureError::TestRun { name, source })
     }
 
     /// Detaches from every interface (also done on drop).
