@@ -178,7 +178,10 @@ mod tests {
     #[test]
     fn the_documented_example_is_the_defaults() {
         let text = include_str!("../../../../config/agent.yaml");
-        assert_eq!(AgentConfig::from_yaml(text).unwrap(), AgentConfig::default());
+        assert_eq!(
+            AgentConfig::from_yaml(text).unwrap(),
+            AgentConfig::default()
+        );
     }
 
     #[test]
