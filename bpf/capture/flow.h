@@ -6,31 +6,34 @@
 static __always_inline void nw_update_flow(struct nw_flow_stats *s, struct nw_pkt *p, __u64 len,
 					   __u32 ifindex, __u8 dir, __u64 now)
 {
-	bpf_spin_lock(&s->lock);
-	s->last_seen_ns = now;
-	s->tcp_flags |= p->tcp_flags;
+	if (now > s->last_seen_ns)
+		s->last_seen_ns = now;
+	/* Most packets add no new flag: skip the atomic then. */
+	if ((__u32)p->tcp_flags & ~s->tcp_flags)
+		__sync_fetch_and_or(&s->tcp_flags, (__u32)p->tcp_flags);
 	if (s->observed_ifindex[0] == ifindex && s->observed_direction[0] == dir) {
 		/* The counting hop. */
-		s->packets += 1;
-		s->bytes += len;
+		__sync_fetch_and_add(&s->packets, 1);
+		__sync_fetch_and_add(&s->bytes, len);
 		s->dscp = p->dscp;
-	} else {
-		/* Another hop of the same packet: remember the interface, never count twice. */
-		bool known = false;
-		__u8 n = s->n_observed;
+		return;
+	}
+	/* Another hop of the same packet: remember the interface, never count twice. */
+	__u32 n = *(volatile __u32 *)&s->n_observed;
+	bool known = false;
 
 #pragma unroll
-		for (int i = 1; i < NW_MAX_OBSERVED; i++) {
-			if (i < n && s->observed_ifindex[i] == ifindex && s->observed_direction[i] == dir)
-				known = true;
-		}
-		if (!known && n < NW_MAX_OBSERVED) {
-			s->observed_ifindex[n] = ifindex;
-			s->observed_direction[n] = dir;
-			s->n_observed = n + 1;
-		}
+	for (int i = 1; i < NW_MAX_OBSERVED; i++) {
+		if (i < n && s->observed_ifindex[i] == ifindex && s->observed_direction[i] == dir)
+			known = true;
 	}
-	bpf_spin_unlock(&s->lock);
+	if (known || n >= NW_MAX_OBSERVED)
+		return;
+	/* Two CPUs meeting a new hop at once may both claim a slot: userspace drops the duplicate. */
+	if (__sync_val_compare_and_swap(&s->n_observed, n, n + 1) == n) {
+		s->observed_ifindex[n] = ifindex;
+		s->observed_direction[n] = dir;
+	}
 }
 
 static __always_inline void nw_send_fallback(struct nw_pkt *p, __u64 len, __u32 ifindex, __u8 dir,

@@ -37,6 +37,8 @@ fn main() {
                     "-O2",
                     "-target",
                     "bpf",
+                    // v3: atomic OR and compare-and-swap (kernel 5.12+), used by the lock-free flow stats.
+                    "-mcpu=v3",
                     "-D__TARGET_ARCH_x86",
                     "-Wall",
                     "-Werror",

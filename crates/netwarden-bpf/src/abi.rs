@@ -58,22 +58,22 @@ pub struct FlowKey {
     pub _pad: u8,
 }
 
-/// `struct nw_flow_stats`. The leading `lock` is the kernel's `struct bpf_spin_lock` (zero when read).
+/// `struct nw_flow_stats`.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct FlowStats {
-    pub lock: u32,
-    pub eth_protocol: u16,
-    pub tcp_flags: u16,
     pub packets: u64,
     pub bytes: u64,
     pub first_seen_ns: u64,
     pub last_seen_ns: u64,
+    pub tcp_flags: u32,
+    pub n_observed: u32,
+    pub eth_protocol: u16,
     pub src_mac: [u8; 6],
     pub dst_mac: [u8; 6],
-    pub sampling: u32,
     pub dscp: u8,
-    pub n_observed: u8,
+    pub _pad: u8,
+    pub sampling: u32,
     pub observed_direction: [u8; MAX_OBSERVED],
     pub observed_ifindex: [u32; MAX_OBSERVED],
 }
@@ -210,12 +210,12 @@ mod layout_tests {
         check(
             "nw_flow_stats",
             size_of::<FlowStats>(),
-            fields!(FlowStats: "lock" => lock, "eth_protocol" => eth_protocol,
-                "tcp_flags" => tcp_flags, "packets" => packets, "bytes" => bytes,
+            fields!(FlowStats: "packets" => packets, "bytes" => bytes,
                 "first_seen_ns" => first_seen_ns, "last_seen_ns" => last_seen_ns,
-                "src_mac" => src_mac, "dst_mac" => dst_mac, "sampling" => sampling, "dscp" => dscp,
-                "n_observed" => n_observed, "observed_direction" => observed_direction,
-                "observed_ifindex" => observed_ifindex),
+                "tcp_flags" => tcp_flags, "n_observed" => n_observed,
+                "eth_protocol" => eth_protocol, "src_mac" => src_mac, "dst_mac" => dst_mac,
+                "dscp" => dscp, "_pad" => _pad, "sampling" => sampling,
+                "observed_direction" => observed_direction, "observed_ifindex" => observed_ifindex),
         );
     }
 

@@ -15,6 +15,9 @@ pub struct RecordWriter {
     out: Box<dyn Write>,
     format: Format,
     header_done: bool,
+    /// One line, built here first: serde_json writes in many small pieces, and each piece through
+    /// `dyn Write` costs a call (a third of the agent's CPU at 10k records/s before this).
+    line: Vec<u8>,
 }
 
 impl RecordWriter {
@@ -23,14 +26,17 @@ impl RecordWriter {
             out,
             format,
             header_done: false,
+            line: Vec::with_capacity(1024),
         }
     }
 
     pub fn write(&mut self, rec: &FlowRecord) -> std::io::Result<()> {
         match self.format {
             Format::Json => {
-                serde_json::to_writer(&mut self.out, rec)?;
-                self.out.write_all(b"\n")
+                self.line.clear();
+                serde_json::to_writer(&mut self.line, rec)?;
+                self.line.push(b'\n');
+                self.out.write_all(&self.line)
             }
             Format::Table => {
                 if !self.header_done {

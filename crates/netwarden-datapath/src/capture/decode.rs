@@ -63,13 +63,16 @@ fn mac(bytes: &[u8; 6]) -> Option<String> {
     if bytes.iter().all(|b| *b == 0) {
         return None;
     }
-    Some(
-        bytes
-            .iter()
-            .map(|b| format!("{b:02X}"))
-            .collect::<Vec<_>>()
-            .join(":"),
-    )
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut s = String::with_capacity(17);
+    for (i, b) in bytes.iter().enumerate() {
+        if i > 0 {
+            s.push(':');
+        }
+        s.push(HEX[usize::from(b >> 4)] as char);
+        s.push(HEX[usize::from(b & 0xf)] as char);
+    }
+    Some(s)
 }
 
 /// Fields that come from the key alone.
@@ -101,13 +104,18 @@ pub fn flow_record(key: &FlowKey, stats: &FlowStats, ctx: &DecodeContext) -> Flo
     rec.dst_mac = mac(&stats.dst_mac);
     rec.bytes = stats.bytes;
     rec.packets = stats.packets;
-    rec.flags = (key.proto == PROTO_TCP).then_some(stats.tcp_flags);
+    rec.flags = (key.proto == PROTO_TCP).then_some(stats.tcp_flags as u16);
     rec.dscp = stats.dscp;
     let n = (stats.n_observed as usize).min(abi::MAX_OBSERVED);
     for i in 0..n {
-        rec.interfaces.push(ctx.ifname(stats.observed_ifindex[i]));
-        rec.if_directions
-            .push(direction(stats.observed_direction[i]));
+        let (index, dir) = (stats.observed_ifindex[i], stats.observed_direction[i]);
+        // Two CPUs meeting a new hop at once may both have listed it.
+        let listed_before = (0..i)
+            .any(|j| stats.observed_ifindex[j] == index && stats.observed_direction[j] == dir);
+        if !listed_before {
+            rec.interfaces.push(ctx.ifname(index));
+            rec.if_directions.push(direction(dir));
+        }
     }
     rec.time_flow_start_ms = ctx.epoch_ms(stats.first_seen_ns);
     rec.time_flow_end_ms = ctx.epoch_ms(stats.last_seen_ns);
@@ -268,6 +276,23 @@ mod tests {
     }
 
     #[test]
+    fn a_hop_claimed_twice_by_racing_cpus_is_listed_once() {
+        let key = v4_key([10, 0, 0, 1], [10, 0, 0, 2], PROTO_UDP);
+        let mut stats = FlowStats {
+            n_observed: 4,
+            ..Default::default()
+        };
+        stats.observed_ifindex[..4].copy_from_slice(&[7, 9, 9, 9]);
+        stats.observed_direction[..4].copy_from_slice(&[0, 1, 1, 0]);
+        let rec = flow_record(&key, &stats, &ctx());
+        assert_eq!(rec.interfaces, vec!["veth0", "if9", "if9"]);
+        assert_eq!(
+            rec.if_directions,
+            vec![Direction::Ingress, Direction::Egress, Direction::Ingress]
+        );
+    }
+
+    #[test]
     fn icmpv6_flow_keeps_type_and_code_and_no_ports() {
         let mut key = FlowKey {
             proto: PROTO_ICMPV6,
@@ -339,6 +364,15 @@ mod tests {
             (None, None)
         );
         assert_eq!(rec.pkt_drop_packets, None);
+    }
+
+    #[test]
+    fn macs_are_upper_case_colon_separated_and_zero_is_absent() {
+        assert_eq!(
+            mac(&[0x0a, 0xbc, 0, 0x10, 0xff, 0x01]).as_deref(),
+            Some("0A:BC:00:10:FF:01")
+        );
+        assert_eq!(mac(&[0; 6]), None);
     }
 
     #[test]

@@ -30,7 +30,7 @@ impl FallbackFlows {
         });
         s.last_seen_ns = s.last_seen_ns.max(rec.ts_ns);
         s.first_seen_ns = s.first_seen_ns.min(rec.ts_ns);
-        s.tcp_flags |= rec.tcp_flags;
+        s.tcp_flags |= u32::from(rec.tcp_flags);
         if s.observed_ifindex[0] == rec.ifindex && s.observed_direction[0] == rec.direction {
             s.packets += 1;
             s.bytes += rec.bytes;
