@@ -5,6 +5,7 @@ mod flowgen;
 mod in_process;
 mod lab;
 mod procstat;
+mod prog_stats;
 mod throughput;
 
 use agent_proc::AgentProc;
@@ -28,7 +29,7 @@ pub struct CaptureBenchArgs {
     #[arg(long, default_value_t = 5)]
     rounds: u32,
     /// Seconds per iperf3 run.
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     run_seconds: u32,
     /// Seconds over which the agent's CPU is measured in each flow scenario (after one eviction).
     #[arg(long, default_value_t = 15)]
@@ -113,6 +114,11 @@ fn throughput_table(
     let loads = [Load::BulkTcp, Load::SmallUdp];
     let mut base: Vec<Vec<Rate>> = vec![Vec::new(); loads.len()];
     let mut with: Vec<Vec<Rate>> = vec![Vec::new(); loads.len()];
+    let mut agent_cpu: Vec<Vec<f64>> = vec![Vec::new(); loads.len()];
+    // Share of the machine's busy CPU spent in the capture programs, and their ns per packet.
+    let mut prog_share: Vec<Vec<f64>> = vec![Vec::new(); loads.len()];
+    let mut prog_ns: Vec<Vec<f64>> = vec![Vec::new(); loads.len()];
+
     for round in 0..args.rounds {
         pause(Duration::ZERO, stop)?;
         eprintln!("throughput round {}/{}", round + 1, args.rounds);
@@ -121,19 +127,40 @@ fn throughput_table(
         }
         let agent = AgentProc::start(&lab.client, &lab.client_if, FLOW_MAP_ENTRIES)?;
         for (i, load) in loads.iter().enumerate() {
+            let cpu = procstat::CpuWindow::begin(agent.pid())?;
             with[i].push(throughput::run(lab, *load, args.run_seconds)?);
+            let cpu = cpu.end()?;
+            agent_cpu[i].push(cpu.user_pct + cpu.system_pct);
         }
         agent.stop()?;
     }
+    // One more run per load with the kernel's BPF stats on (they add their own clock reads, so they
+    // stay off during the runs compared above).
+    eprintln!("where the time goes");
+    let agent = AgentProc::start(&lab.client, &lab.client_if, FLOW_MAP_ENTRIES)?;
+    {
+        let _stats = prog_stats::StatsOn::new()?;
+        for (i, load) in loads.iter().enumerate() {
+            let (prog0, busy0) = (prog_stats::capture_programs()?, prog_stats::busy_cpu_ns()?);
+            throughput::run(lab, *load, args.run_seconds)?;
+            let (prog1, busy1) = (prog_stats::capture_programs()?, prog_stats::busy_cpu_ns()?);
+            let prog_time = prog1.run_time_ns.saturating_sub(prog0.run_time_ns) as f64;
+            let runs = prog1.run_count.saturating_sub(prog0.run_count).max(1) as f64;
+            prog_share[i].push(prog_time / (busy1.saturating_sub(busy0)).max(1) as f64);
+            prog_ns[i].push(prog_time / runs);
+        }
+    }
+    agent.stop()?;
     println!(
         "throughput over a veth pair between two namespaces, agent capturing on the client end\n\
          (medians of {} alternating runs of {} s each; iperf3 figures at the receiver)",
         args.rounds, args.run_seconds
     );
     println!(
-        "  {:<26} {:>16} {:>16} {:>7}  goal",
-        "load", "without capture", "with capture", "ratio"
+        "  {:<24} {:>28} {:>28} {:>6}  goal",
+        "load", "without capture (min-max)", "with capture (min-max)", "ratio"
     );
+    let mut costs = Vec::new();
     for (i, load) in loads.iter().enumerate() {
         let (label, unit, scale, pick, goal): (_, _, _, fn(&Rate) -> f64, _) = match load {
             Load::BulkTcp => (
@@ -151,15 +178,39 @@ fn throughput_table(
                 0.90,
             ),
         };
-        let b = median(base[i].iter().map(pick).collect());
-        let w = median(with[i].iter().map(pick).collect());
+        let spread = |runs: &[Rate]| {
+            let v: Vec<f64> = runs.iter().map(pick).map(|x| x / scale).collect();
+            let lo = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let hi = v.iter().copied().fold(0.0, f64::max);
+            (median(v), format!("{lo:.1}-{hi:.1}"))
+        };
+        let (b, b_range) = spread(&base[i]);
+        let (w, w_range) = spread(&with[i]);
         let ratio = if b > 0.0 { w / b } else { 0.0 };
         println!(
-            "  {label:<26} {:>9.2} {unit} {:>9.2} {unit} {ratio:>7.3}  >= {goal:.2} {}",
-            b / scale,
-            w / scale,
-            if ratio >= goal { "met" } else { "MISSED" }
+            "  {label:<24} {b:>7.2} {unit} ({b_range:>13}) {w:>7.2} {unit} ({w_range:>13}) {ratio:>6.3}  >= {goal:.2} {}",
+            if ratio >= goal { "met" } else { "MISSED" },
         );
+        let share = median(prog_share[i].clone());
+        costs.push(format!(
+            "  {label:<24} {:>8.1} ns/packet {:>8.2}% {:>10.3} {:>10.2}%",
+            median(prog_ns[i].clone()),
+            100.0 * share,
+            1.0 - share,
+            median(agent_cpu[i].clone())
+        ));
+    }
+    println!(
+        "where the time went with capture on (one more run per load, kernel BPF stats on; the load is\n\
+         CPU-bound, so 1 - share is the throughput ratio capture's own work allows, free of run-to-run\n\
+         noise; agent CPU is the median over the runs above)"
+    );
+    println!(
+        "  {:<24} {:>18} {:>9} {:>10} {:>11}",
+        "load", "tc program", "share", "1 - share", "agent CPU"
+    );
+    for line in costs {
+        println!("{line}");
     }
     println!();
     Ok(())
