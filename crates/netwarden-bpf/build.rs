@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Programs to build: one object per hook family.
-const OBJECTS: &[&str] = &["capture"];
+const OBJECTS: &[&str] = &["capture", "firewall"];
 
 fn main() {
     let root =

@@ -168,30 +168,11 @@ pub fn read_pod<T: aya::Pod>(bytes: &[u8]) -> Option<T> {
 #[cfg(test)]
 mod layout_tests {
     use super::*;
-    use crate::btf::Btf;
-    use std::mem::{offset_of, size_of};
+    use crate::fields;
+    use std::mem::size_of;
 
     fn check(c_name: &str, rust_size: usize, fields: &[(&str, usize)]) {
-        let btf = Btf::from_elf(crate::CAPTURE_OBJECT).expect("capture object has BTF");
-        let layout = btf
-            .struct_layout(c_name)
-            .unwrap_or_else(|| panic!("struct {c_name} missing from the object's BTF"));
-        assert_eq!(layout.size as usize, rust_size, "size of struct {c_name}");
-        assert_eq!(
-            layout.members.len(),
-            fields.len(),
-            "member count of struct {c_name}"
-        );
-        for (member, (name, offset)) in layout.members.iter().zip(fields) {
-            assert_eq!(member.name, *name, "member order of struct {c_name}");
-            assert_eq!(member.offset as usize, *offset, "offset of {c_name}.{name}");
-        }
-    }
-
-    macro_rules! fields {
-        ($ty:ty: $($c:literal => $r:ident),* $(,)?) => {
-            &[$(($c, offset_of!($ty, $r))),*]
-        };
+        crate::layout::check(crate::CAPTURE_OBJECT, c_name, rust_size, fields);
     }
 
     #[test]
@@ -256,19 +237,18 @@ mod layout_tests {
 
     #[test]
     fn counter_indexes_match_c() {
-        let btf = Btf::from_elf(crate::CAPTURE_OBJECT).expect("capture object has BTF");
-        let members = btf
-            .enum_members("nw_counter")
-            .expect("enum nw_counter in BTF");
-        for counter in Counter::ALL {
-            let c_name = match counter {
-                Counter::FlowMapFull => "NW_CNT_FLOW_MAP_FULL",
-                Counter::FallbackLost => "NW_CNT_FALLBACK_LOST",
-                Counter::ExtrasMapFull => "NW_CNT_EXTRAS_MAP_FULL",
-                Counter::ParseError => "NW_CNT_PARSE_ERROR",
-            };
-            let value = members.iter().find(|(n, _)| n == c_name).map(|(_, v)| *v);
-            assert_eq!(value, Some(counter as i64), "{c_name}");
-        }
+        let values: Vec<(&str, i64)> = Counter::ALL
+            .iter()
+            .map(|c| {
+                let c_name = match c {
+                    Counter::FlowMapFull => "NW_CNT_FLOW_MAP_FULL",
+                    Counter::FallbackLost => "NW_CNT_FALLBACK_LOST",
+                    Counter::ExtrasMapFull => "NW_CNT_EXTRAS_MAP_FULL",
+                    Counter::ParseError => "NW_CNT_PARSE_ERROR",
+                };
+                (c_name, *c as i64)
+            })
+            .collect();
+        crate::layout::check_enum(crate::CAPTURE_OBJECT, "nw_counter", &values);
     }
 }

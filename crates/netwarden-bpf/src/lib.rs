@@ -6,6 +6,9 @@
 
 pub mod abi;
 pub mod btf;
+pub mod firewall_abi;
+#[doc(hidden)]
+pub mod layout;
 
 /// The capture object: tcx flow programs and the tp_btf/kfree_skb drop program.
 pub static CAPTURE_OBJECT: &[u8] =
@@ -34,4 +37,20 @@ pub mod names {
     pub const CFG_ENABLE_RTT: &str = "nw_enable_rtt";
     pub const CFG_DNS_PORTS: &str = "nw_dns_ports";
     pub const CFG_NETNS_INO: &str = "nw_netns_ino";
+}
+
+/// The firewall object: the XDP ingress program and its pinned maps.
+pub static FIREWALL_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/firewall.bpf.o"));
+
+/// Program and map names inside [`FIREWALL_OBJECT`].
+pub mod firewall_names {
+    pub const XDP: &str = "nw_fw_xdp";
+    pub const CONFIG: &str = "nw_fw_config";
+    pub const PREFIXES: &str = "nw_fw_prefixes";
+    pub const TABLES: &str = "nw_fw_tables";
+    pub const RULE_COUNTERS: &str = "nw_fw_rule_counters";
+    pub const EVENT_BUDGET: &str = "nw_fw_event_budget";
+    pub const COUNTERS: &str = "nw_fw_counters";
+    pub const EVENTS: &str = "nw_fw_events";
 }

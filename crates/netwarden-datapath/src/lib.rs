@@ -6,6 +6,7 @@
 //! names kernel enum values from BTF, [`sys`] holds the few BPF syscalls aya does not wrap.
 
 pub mod capture;
+pub mod firewall;
 pub mod interfaces;
 pub mod kernel_names;
 pub mod sys;

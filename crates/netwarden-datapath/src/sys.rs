@@ -148,8 +148,50 @@ pub struct TestRun {
 
 /// Runs a loaded program `repeat` times on `frame` without attaching it (`BPF_PROG_TEST_RUN`).
 pub fn prog_test_run(prog: BorrowedFd<'_>, frame: &[u8], repeat: u32) -> io::Result<TestRun> {
+    test_run(prog, frame, repeat, None)
+}
+
+/// `struct xdp_md` as a test run's context: only the receiving interface is set.
+#[repr(C)]
+#[derive(Default)]
+struct XdpMd {
+    data: u32,
+    data_end: u32,
+    data_meta: u32,
+    ingress_ifindex: u32,
+    rx_queue_index: u32,
+    egress_ifindex: u32,
+}
+
+/// Runs a loaded XDP program `repeat` times on `frame` as if it arrived on `ifindex`.
+pub fn xdp_test_run(
+    prog: BorrowedFd<'_>,
+    frame: &[u8],
+    ifindex: u32,
+    repeat: u32,
+) -> io::Result<TestRun> {
+    let ctx = XdpMd {
+        data_end: frame.len() as u32,
+        ingress_ifindex: ifindex,
+        ..Default::default()
+    };
+    test_run(prog, frame, repeat, Some(&ctx))
+}
+
+fn test_run(
+    prog: BorrowedFd<'_>,
+    frame: &[u8],
+    repeat: u32,
+    xdp_ctx: Option<&XdpMd>,
+) -> io::Result<TestRun> {
     let mut out = vec![0u8; frame.len() + 256];
+    let (ctx_in, ctx_size) = match xdp_ctx {
+        Some(c) => (c as *const XdpMd as u64, size_of::<XdpMd>() as u32),
+        None => (0, 0),
+    };
     let mut attr = TestRunAttr {
+        ctx_in,
+        ctx_size_in: ctx_size,
         prog_fd: prog.as_raw_fd() as u32,
         data_size_in: frame.len() as u32,
         data_size_out: out.len() as u32,

@@ -4,4 +4,4 @@
 mod netns;
 pub mod traffic;
 
-pub use netns::{unique_tag, LabError, Netns};
+pub use netns::{command_keep_mounts, unique_tag, LabError, Netns};

@@ -41,6 +41,25 @@ pub fn unique_tag() -> String {
     format!("{:x}{:02x}", std::process::id() % 0x10000, n)
 }
 
+/// A `Command` that runs `program` in network namespace `name` but, unlike `ip netns exec`, keeps
+/// this process's mounts: /sys/fs/bpf stays the host's bpffs, so pinned BPF objects are shared with
+/// the caller.
+pub fn command_keep_mounts(name: &str, program: &str) -> std::io::Result<Command> {
+    use std::os::unix::process::CommandExt;
+    let file = File::open(format!("/var/run/netns/{name}"))?;
+    let mut c = Command::new(program);
+    // SAFETY: setns is async-signal-safe; the fd stays open (moved into the closure) until exec.
+    unsafe {
+        c.pre_exec(move || {
+            if libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    Ok(c)
+}
+
 /// A network namespace (`ip netns add`), deleted on drop with everything inside it.
 #[derive(Debug)]
 pub struct Netns {
@@ -82,6 +101,12 @@ impl Netns {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.name, program]);
         c
+    }
+
+    /// A `Command` that runs `program` in this namespace keeping the caller's mounts (see
+    /// [`command_keep_mounts`]).
+    pub fn command_keep_mounts(&self, program: &str) -> std::io::Result<Command> {
+        command_keep_mounts(&self.name, program)
     }
 
     /// A veth pair: `local` stays here, `peer` goes to `other`. Both come up with the given addresses

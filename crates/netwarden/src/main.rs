@@ -5,6 +5,7 @@ mod agent;
 mod bench;
 mod capture;
 mod demo;
+mod fw;
 mod output;
 mod run_loop;
 
@@ -33,6 +34,9 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the long-lived node agent from a YAML config.
     Agent(agent::AgentArgs),
+    /// The XDP ingress node firewall (IngressNodeFirewall objects).
+    #[command(subcommand)]
+    Fw(fw::FwCommand),
     /// Measure netwarden's overhead; prints figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         Command::Capture(args) => capture::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Agent(args) => agent::run(args),
+        Command::Fw(cmd) => fw::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
     };
     match result {

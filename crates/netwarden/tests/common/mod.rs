@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod firewall;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
