@@ -21,6 +21,8 @@ pub trait LoopObserver {
     fn evicted(&mut self, stats: &EvictStats, capture: &Capture) -> anyhow::Result<()>;
     /// Interfaces changed.
     fn interfaces_changed(&mut self, _capture: &Capture) {}
+    /// Called on every turn of the loop (at least every 100 ms) for other periodic work.
+    fn tick(&mut self) {}
 }
 
 /// SIGINT and SIGTERM set the returned flag.
@@ -54,6 +56,7 @@ pub fn run(
             wake = wake.min(d);
         }
         capture.poll_fallback(wake.saturating_duration_since(now).min(MAX_WAIT));
+        observer.tick();
         let now = Instant::now();
         if now >= next_sync {
             match capture.sync_interfaces() {

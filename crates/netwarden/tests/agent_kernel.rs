@@ -4,8 +4,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::io::{Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -24,27 +23,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-fn scrape(ns: &Netns, addr: String) -> String {
-    ns.run(move || {
-        let mut conn = TcpStream::connect(&addr).unwrap();
-        conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
-            .unwrap();
-        let mut body = String::new();
-        conn.read_to_string(&mut body).unwrap();
-        body
-    })
-    .unwrap()
-}
-
-fn metric(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
-        .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
-        .trim()
-        .parse()
-        .unwrap()
 }
 
 #[test]
@@ -66,16 +44,7 @@ fn agent_writes_json_lines_serves_metrics_and_stops_on_sigterm() {
         &pair.host.name,
         &["agent", "--config", cfg.to_str().unwrap()],
     );
-    let addr = agent
-        .stderr_seen
-        .iter()
-        .find_map(|l| {
-            l.split("http://")
-                .nth(1)
-                .and_then(|rest| rest.split('/').next())
-        })
-        .expect("metrics address logged")
-        .to_string();
+    let addr = metrics_addr(&agent.stderr_seen);
 
     let server = pair
         .host

@@ -261,3 +261,88 @@ spec:
         format!("{HOST4}:2222").parse().unwrap()
     ));
 }
+
+/// Polls `cond` every 100 ms for up to `secs` seconds.
+fn eventually(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let end = std::time::Instant::now() + Duration::from_secs(secs);
+    while std::time::Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
+#[test]
+fn agent_applies_watches_rejects_bad_updates_attaches_late_interfaces_and_exports_metrics() {
+    let pair = Pair::new();
+    let fw = Fw::new(&pair.tag, &pair.host);
+    // The rules also name an interface that does not exist yet.
+    let late_if = format!("nl{}", pair.tag);
+    let yaml = rules(&pair.host_if).replace(
+        &format!("interfaces: [{}]", pair.host_if),
+        &format!("interfaces: [{}, {late_if}]", pair.host_if),
+    );
+    let file = fw.rules("guard.yaml", &yaml);
+    let events = fw.rules_dir.join("events.jsonl");
+    let cfg = fw.rules(
+        "agent.yaml",
+        &format!(
+            "capture:\n  interfaces: '^{host_if}$'\nsink:\n  jsonl:\n    path: /dev/null\nmetrics:\n  address: 127.0.0.1:0\n\
+             firewall:\n  enabled: true\n  rules: [{file}]\n  node_name: node-1\n  events_jsonl: {events}\n  pin_dir: {pin}\n  state_dir: {state}\n",
+            host_if = pair.host_if,
+            events = events.display(),
+            pin = fw.pin_dir.display(),
+            state = fw.state_dir.display(),
+        ),
+    );
+    let mut agent =
+        common::CaptureProc::start_keep_mounts(&pair.host.name, &["agent", "--config", &cfg]);
+    let addr = common::metrics_addr(&agent.stderr_seen);
+
+    assert_eq!(udp_delivered(&pair, 9000, 4, 50), 0);
+    let text = common::scrape(&pair.host, addr.clone());
+    assert_eq!(
+        common::metric(&text, "ingressnodefirewall_node_packet_deny_total"),
+        4
+    );
+    assert_eq!(
+        common::metric(&text, "ingressnodefirewall_node_packet_deny_bytes"),
+        4 * (UDP4_OVERHEAD + 50)
+    );
+    assert!(text.contains(&format!(
+        "netwarden_firewall_rule_packets_total{{object=\"guard\",interface=\"{}\",cidr=\"192.168.77.0/24\",order=\"20\",action=\"deny\"}} 4",
+        pair.host_if
+    )), "{text}");
+    assert!(eventually(3, || std::fs::read_to_string(&events)
+        .is_ok_and(|t| t.lines().count() == 4)));
+
+    // An invalid edit is rejected whole: the old rules stay.
+    std::fs::write(&file, yaml.replace("ports: 9000", "ports: 99999")).unwrap();
+    assert!(eventually(5, || common::metric(
+        &common::scrape(&pair.host, addr.clone()),
+        "netwarden_firewall_apply_errors_total"
+    ) == 1));
+    assert_eq!(udp_delivered(&pair, 9000, 1, 50), 0);
+
+    // A valid edit takes over: 9000 is now allowed (by order 40), 9001 denied.
+    std::fs::write(&file, yaml.replace("ports: 9000", "ports: 9001")).unwrap();
+    assert!(eventually(5, || udp_delivered(&pair, 9000, 1, 10) == 1));
+    assert_eq!(udp_delivered(&pair, 9001, 2, 10), 0);
+
+    // The late interface appears: the agent attaches to it.
+    let late_peer = format!("nm{}", pair.tag);
+    pair.host
+        .ip(&[
+            "link", "add", &late_if, "type", "veth", "peer", "name", &late_peer,
+        ])
+        .unwrap();
+    assert!(eventually(5, || fw
+        .ok(&["status", "--json"])
+        .contains(&format!("\"interface\": \"{late_if}\""))));
+
+    // Stopping the agent leaves the firewall enforcing.
+    agent.stop();
+    assert_eq!(udp_delivered(&pair, 9001, 1, 10), 0);
+}

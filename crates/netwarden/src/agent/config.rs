@@ -11,6 +11,7 @@ pub struct AgentConfig {
     pub capture: CaptureSection,
     pub sink: SinkSection,
     pub metrics: MetricsSection,
+    pub firewall: FirewallSection,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -136,6 +137,53 @@ impl Default for MetricsSection {
         Self {
             enabled: true,
             address: SocketAddr::from(([127, 0, 0, 1], 9400)),
+        }
+    }
+}
+
+/// The XDP ingress node firewall, from IngressNodeFirewall objects in files the agent watches.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct FirewallSection {
+    /// Default false.
+    pub enabled: bool,
+    /// YAML files of IngressNodeFirewall objects, re-read when they change. Default none.
+    pub rules: Vec<PathBuf>,
+    /// This node's name for nodeSelectors; absent: the host name.
+    pub node_name: Option<String>,
+    /// This node's labels for nodeSelectors. Default none.
+    pub node_labels: std::collections::BTreeMap<String, String>,
+    /// Deny rules count and report but pass. Default false.
+    pub audit: bool,
+    /// Services never dropped, e.g. "tcp:22,udp:67-68"; absent: SSH, Kubernetes API, etcd,
+    /// kubelet, controller-manager, scheduler, DHCP v4/v6.
+    pub protected: Option<String>,
+    /// Drop events per rule per CPU per second. Default 100.
+    pub events_per_sec: u32,
+    /// Log each drop event as one line. Default true.
+    pub log_events: bool,
+    /// File to append drop events to as JSON lines; absent: none.
+    pub events_jsonl: Option<PathBuf>,
+    /// bpffs directory of the pinned links and maps. Default /sys/fs/bpf/netwarden/fw.
+    pub pin_dir: PathBuf,
+    /// State file directory. Default /run/netwarden/fw.
+    pub state_dir: PathBuf,
+}
+
+impl Default for FirewallSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            rules: Vec::new(),
+            node_name: None,
+            node_labels: Default::default(),
+            audit: false,
+            protected: None,
+            events_per_sec: 100,
+            log_events: true,
+            events_jsonl: None,
+            pin_dir: PathBuf::from("/sys/fs/bpf/netwarden/fw"),
+            state_dir: PathBuf::from("/run/netwarden/fw"),
         }
     }
 }

@@ -1,10 +1,16 @@
 //! The agent's Prometheus metrics and the tiny HTTP endpoint that serves them.
 
+use netwarden_datapath::firewall::{FirewallCounters, FirewallPaths, FirewallState};
 use netwarden_datapath::{EvictStats, LossCounters};
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -30,7 +36,8 @@ pub struct AgentMetrics {
 
 impl AgentMetrics {
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("netwarden_agent");
+        let mut root = Registry::default();
+        let registry = root.sub_registry_with_prefix("netwarden_agent");
         let m = Self {
             registry: Arc::new(Mutex::new(Registry::default())),
             flows_evicted: Counter::default(),
@@ -95,8 +102,19 @@ impl AgentMetrics {
             "Time to swap, drain and decode the kernel flow maps",
             m.eviction_duration.clone(),
         );
-        *m.registry.lock().expect("fresh mutex") = registry;
+        *m.registry.lock().expect("fresh mutex") = root;
         m
+    }
+
+    /// Adds the firewall's counters, read from its pinned maps at each scrape.
+    pub fn register_firewall(&self, paths: FirewallPaths, apply_errors: Counter) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        registry.register(
+            "netwarden_firewall_apply_errors",
+            "Firewall updates rejected (invalid objects or a failed apply); the rules in force stayed",
+            apply_errors,
+        );
+        registry.register_collector(Box::new(FirewallCollector { paths }));
     }
 
     /// Records one eviction and the kernel's loss counters (which only grow).
@@ -155,6 +173,98 @@ impl AgentMetrics {
             }
         })?;
         Ok(local)
+    }
+}
+
+/// Firewall counters, read from the pinned maps when scraped: the aggregate series with
+/// ingress-node-firewall's names (dashboards carry over), and per-rule series.
+#[derive(Debug)]
+struct FirewallCollector {
+    paths: FirewallPaths,
+}
+
+impl Collector for FirewallCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let Some(state) = FirewallState::read(&self.paths.state_dir).ok().flatten() else {
+            return Ok(());
+        };
+        let Ok(counters) = FirewallCounters::read(&self.paths, &state) else {
+            return Ok(());
+        };
+        let t = counters.totals();
+        // ingress-node-firewall exposes `_total` packet counters and `_bytes` series; the text
+        // encoder appends `_total` to counters, so the byte series go out as gauges to keep the
+        // names users already query.
+        for (name, help, value) in [
+            (
+                "ingressnodefirewall_node_packet_allow",
+                "Packets allowed by a rule",
+                t.allow_packets,
+            ),
+            (
+                "ingressnodefirewall_node_packet_deny",
+                "Packets denied by a rule",
+                t.deny_packets,
+            ),
+        ] {
+            let m = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            ConstCounter::new(value).encode(m)?;
+        }
+        for (name, help, value) in [
+            (
+                "ingressnodefirewall_node_packet_allow_bytes",
+                "Bytes allowed by a rule",
+                t.allow_bytes,
+            ),
+            (
+                "ingressnodefirewall_node_packet_deny_bytes",
+                "Bytes denied by a rule",
+                t.deny_bytes,
+            ),
+        ] {
+            let m = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+            ConstGauge::new(value as i64).encode(m)?;
+        }
+        for (name, help, pick) in [
+            (
+                "netwarden_firewall_rule_packets",
+                "Packets per rule and action",
+                (|c: &netwarden_datapath::firewall::RuleTotals| (c.allow_packets, c.deny_packets))
+                    as fn(&netwarden_datapath::firewall::RuleTotals) -> (u64, u64),
+            ),
+            (
+                "netwarden_firewall_rule_bytes",
+                "Bytes per rule and action",
+                |c| (c.allow_bytes, c.deny_bytes),
+            ),
+        ] {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for r in &state.rules {
+                let c = counters.rules.get(&r.slot).copied().unwrap_or_default();
+                let (allow, deny) = pick(&c);
+                for (action, value) in [("allow", allow), ("deny", deny)] {
+                    let labels = vec![
+                        ("object".to_string(), r.object.clone()),
+                        ("interface".to_string(), r.interface.clone()),
+                        ("cidr".to_string(), r.cidr.clone()),
+                        ("order".to_string(), r.order.to_string()),
+                        ("action".to_string(), action.to_string()),
+                    ];
+                    ConstCounter::new(value).encode(family.encode_family(&labels)?)?;
+                }
+            }
+        }
+        for (name, value) in &counters.global {
+            let full = format!("netwarden_firewall_{name}");
+            let m = encoder.encode_descriptor(
+                &full,
+                "Firewall datapath counter",
+                None,
+                MetricType::Counter,
+            )?;
+            ConstCounter::new(*value).encode(m)?;
+        }
+        Ok(())
     }
 }
 

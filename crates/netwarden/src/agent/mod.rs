@@ -1,6 +1,7 @@
 //! `netwarden agent`: the long-running node daemon.
 
 mod config;
+mod firewall;
 mod metrics;
 
 pub use config::AgentConfig;
@@ -69,6 +70,13 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         let addr = metrics.serve(cfg.metrics.address)?;
         info!(%addr, "metrics on http://{addr}/metrics");
     }
+    let firewall = if cfg.firewall.enabled {
+        let fw = firewall::AgentFirewall::start(&cfg.firewall)?;
+        metrics.register_firewall(fw.paths().clone(), fw.apply_errors.clone());
+        Some(fw)
+    } else {
+        None
+    };
     let stop = run_loop::stop_on_signals()?;
     let mut capture = start(&capture_cfg)?;
     let attached = capture.attached_interfaces();
@@ -77,7 +85,11 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     }
     metrics.attached_interfaces.set(attached.len() as i64);
     info!(interfaces = ?attached, "agent started");
-    let mut observer = AgentSink { writer, metrics };
+    let mut observer = AgentSink {
+        writer,
+        metrics,
+        firewall,
+    };
     run_loop::run(&mut capture, eviction, None, &stop, &mut observer)?;
     info!("agent stopped");
     Ok(())
@@ -86,6 +98,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
 struct AgentSink {
     writer: RecordWriter,
     metrics: AgentMetrics,
+    firewall: Option<firewall::AgentFirewall>,
 }
 
 impl LoopObserver for AgentSink {
@@ -112,6 +125,12 @@ impl LoopObserver for AgentSink {
         self.metrics
             .observe_eviction(stats, capture.loss_counters());
         Ok(())
+    }
+
+    fn tick(&mut self) {
+        if let Some(fw) = &mut self.firewall {
+            fw.tick();
+        }
     }
 
     fn interfaces_changed(&mut self, capture: &Capture) {

@@ -1,6 +1,6 @@
 //! `netwarden fw`: the XDP ingress node firewall from IngressNodeFirewall objects.
 
-mod rules;
+pub mod rules;
 mod show;
 
 pub use rules::{NodeArgs, RuleSource};

@@ -45,9 +45,7 @@ impl NodeArgs {
     pub fn identity(&self) -> anyhow::Result<NodeIdentity> {
         let name = match &self.node_name {
             Some(n) => n.clone(),
-            None => std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .map(|s| s.trim().to_string())
-                .context("reading the host name (or pass --node-name)")?,
+            None => host_name()?,
         };
         let mut labels = BTreeMap::new();
         if let Some(text) = &self.node_labels {
@@ -71,6 +69,13 @@ impl NodeArgs {
                 .map_err(|e| anyhow::anyhow!("--protected {text:?}: {e}")),
         }
     }
+}
+
+/// This machine's host name, the default node name.
+pub fn host_name() -> anyhow::Result<String> {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .context("reading the host name (or name the node explicitly)")
 }
 
 /// The outcome of reading and compiling.
@@ -128,15 +133,22 @@ impl Built {
     }
 }
 
+/// [`build_for`] with the node and protected services from the command line.
+pub fn build(source: &RuleSource, node: &NodeArgs) -> anyhow::Result<Built> {
+    build_for(&source.files, &node.identity()?, &node.protected()?)
+}
+
 /// Reads every file, selects the objects for this node, validates and compiles them. Problems are
 /// collected, not returned as errors; I/O errors are.
-pub fn build(source: &RuleSource, node: &NodeArgs) -> anyhow::Result<Built> {
-    let identity = node.identity()?;
-    let protected = node.protected()?;
+pub fn build_for(
+    files: &[PathBuf],
+    identity: &NodeIdentity,
+    protected: &[ProtectedService],
+) -> anyhow::Result<Built> {
     let mut objects: Vec<IngressNodeFirewall> = Vec::new();
     let mut problems = Vec::new();
     let mut notes = Vec::new();
-    for file in &source.files {
+    for file in files {
         let text =
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let name = file.display().to_string();
@@ -150,13 +162,13 @@ pub fn build(source: &RuleSource, node: &NodeArgs) -> anyhow::Result<Built> {
         }
     }
     let objects_total = objects.len();
-    let selected = select(&objects, &identity);
+    let selected = select(&objects, identity);
     let objects_selected = selected.len();
-    problems.extend(validate(&selected, &protected));
+    problems.extend(validate(&selected, protected));
     let compiled = if problems.iter().any(|p| p.severity == Severity::Error) {
         None
     } else {
-        match compile(&selected, &protected) {
+        match compile(&selected, protected) {
             Ok(c) => Some(c),
             Err(errors) => {
                 problems.extend(errors);
@@ -171,6 +183,6 @@ pub fn build(source: &RuleSource, node: &NodeArgs) -> anyhow::Result<Built> {
         compiled,
         objects_total,
         objects_selected,
-        node: identity.name,
+        node: identity.name.clone(),
     })
 }

@@ -94,8 +94,22 @@ impl CaptureProc {
     }
 
     pub fn spawn(netns: &str, args: &[&str]) -> Self {
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", netns, BIN])
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns, BIN]);
+        Self::spawn_command(cmd, args)
+    }
+
+    /// Like [`CaptureProc::start`], keeping this process's mounts (the host's bpffs) instead of
+    /// `ip netns exec`'s.
+    pub fn start_keep_mounts(netns: &str, args: &[&str]) -> Self {
+        let cmd = netwarden_lab::command_keep_mounts(netns, BIN).expect("enter netns");
+        let mut p = Self::spawn_command(cmd, args);
+        p.wait_for_stderr("started", Duration::from_secs(20));
+        p
+    }
+
+    fn spawn_command(mut cmd: Command, args: &[&str]) -> Self {
+        let mut child = cmd
             .args(args)
             .env("NETWARDEN_LOG", "info")
             .stdout(Stdio::piped())
@@ -184,6 +198,43 @@ impl Drop for CaptureProc {
             let _ = c.wait();
         }
     }
+}
+
+/// GET /metrics from `addr` inside `ns`.
+pub fn scrape(ns: &Netns, addr: String) -> String {
+    use std::io::{Read, Write};
+    ns.run(move || {
+        let mut conn = std::net::TcpStream::connect(&addr).unwrap();
+        conn.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut body = String::new();
+        conn.read_to_string(&mut body).unwrap();
+        body
+    })
+    .unwrap()
+}
+
+/// The value of the sample named exactly `name` (no labels) in a metrics text.
+pub fn metric(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')))
+        .unwrap_or_else(|| panic!("{name} missing from:\n{text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// The metrics address a `netwarden agent` logged.
+pub fn metrics_addr(stderr: &[String]) -> String {
+    stderr
+        .iter()
+        .find_map(|l| {
+            l.split("http://")
+                .nth(1)
+                .and_then(|rest| rest.split('/').next())
+        })
+        .expect("metrics address logged")
+        .to_string()
 }
 
 /// Records printed by a capture, with lookups by the fields tests care about.

@@ -1,0 +1,195 @@
+//! The agent's firewall: applies the objects of the configured files, re-applies when a file changes
+//! or an interface the rules name appears or is re-created, and reports drop events. An invalid
+//! update is rejected whole and logged; the rules in force stay.
+
+use super::config::FirewallSection;
+use crate::fw::rules::{build_for, host_name};
+use anyhow::Context;
+use netwarden_datapath::firewall::{
+    ApplyOptions, Capacity, EventReader, Firewall, FirewallEvent, FirewallPaths, FirewallState,
+};
+use netwarden_policy::firewall::{NodeIdentity, ProtectedService, Severity};
+use prometheus_client::metrics::counter::Counter;
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::time::{Duration, Instant};
+use tracing::{error, info, warn};
+
+/// How often files and interfaces are checked.
+const CHECK_EVERY: Duration = Duration::from_secs(1);
+
+pub struct AgentFirewall {
+    fw: Firewall,
+    section: FirewallSection,
+    paths: FirewallPaths,
+    node: NodeIdentity,
+    protected: Vec<ProtectedService>,
+    events: EventReader,
+    events_out: Option<std::io::BufWriter<std::fs::File>>,
+    /// What the last build looked at: file contents and the named interfaces' indexes.
+    seen: Option<(Vec<Vec<u8>>, BTreeMap<String, Option<u32>>)>,
+    interfaces_named: Vec<String>,
+    next_check: Instant,
+    ifnames: HashMap<u32, String>,
+    state: Option<FirewallState>,
+    pub apply_errors: Counter,
+}
+
+impl AgentFirewall {
+    /// Opens the firewall and applies the configured files. Configuration mistakes (no file, bad
+    /// node labels) are errors; mistakes inside the objects are logged and leave the rules in force.
+    pub fn start(section: &FirewallSection) -> anyhow::Result<Self> {
+        if section.rules.is_empty() {
+            anyhow::bail!("firewall.rules: no file given (firewall.enabled is true)");
+        }
+        let node = NodeIdentity {
+            name: match &section.node_name {
+                Some(n) => n.clone(),
+                None => host_name()?,
+            },
+            labels: section.node_labels.clone(),
+        };
+        let protected = match &section.protected {
+            None => ProtectedService::defaults(),
+            Some(text) => ProtectedService::parse_list(text)
+                .map_err(|e| anyhow::anyhow!("firewall.protected {text:?}: {e}"))?,
+        };
+        let paths = FirewallPaths {
+            pin_dir: section.pin_dir.clone(),
+            state_dir: section.state_dir.clone(),
+        };
+        let fw = Firewall::open(&paths, Capacity::default()).context("firewall")?;
+        let events = EventReader::open(&paths)?;
+        let events_out = match &section.events_jsonl {
+            None => None,
+            Some(p) => Some(std::io::BufWriter::new(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .with_context(|| format!("firewall.events_jsonl {}", p.display()))?,
+            )),
+        };
+        let mut me = Self {
+            fw,
+            section: section.clone(),
+            paths,
+            node,
+            protected,
+            events,
+            events_out,
+            seen: None,
+            interfaces_named: Vec::new(),
+            next_check: Instant::now(),
+            ifnames: HashMap::new(),
+            state: None,
+            apply_errors: Counter::default(),
+        };
+        me.check();
+        Ok(me)
+    }
+
+    pub fn paths(&self) -> &FirewallPaths {
+        &self.paths
+    }
+
+    /// Called often by the run loop: checks files and interfaces once a second, drains events
+    /// every time.
+    pub fn tick(&mut self) {
+        if Instant::now() >= self.next_check {
+            self.check();
+            self.next_check = Instant::now() + CHECK_EVERY;
+        }
+        self.drain_events();
+    }
+
+    fn snapshot(&self) -> (Vec<Vec<u8>>, BTreeMap<String, Option<u32>>) {
+        let files = self
+            .section
+            .rules
+            .iter()
+            .map(|f| std::fs::read(f).unwrap_or_default())
+            .collect();
+        let ifaces = self
+            .interfaces_named
+            .iter()
+            .map(|n| (n.clone(), netwarden_datapath::interfaces::index_of(n)))
+            .collect();
+        (files, ifaces)
+    }
+
+    fn check(&mut self) {
+        let now = self.snapshot();
+        if self.seen.as_ref() == Some(&now) {
+            return;
+        }
+        self.seen = Some(now);
+        if let Err(e) = self.rebuild() {
+            self.apply_errors.inc();
+            error!("firewall update rejected, the rules in force stay: {e:#}");
+        }
+        // The build may name other interfaces: remember what it saw with them.
+        self.seen = Some(self.snapshot());
+    }
+
+    fn rebuild(&mut self) -> anyhow::Result<()> {
+        let built = build_for(&self.section.rules, &self.node, &self.protected)?;
+        for note in &built.notes {
+            info!("firewall: {note}");
+        }
+        for p in &built.problems {
+            match p.severity {
+                Severity::Error => error!("firewall: {p}"),
+                Severity::Warning => warn!("firewall: {p}"),
+            }
+        }
+        let compiled = built.require_valid()?;
+        self.interfaces_named = compiled.interfaces.clone();
+        let report = self.fw.apply(
+            compiled,
+            &ApplyOptions {
+                audit: self.section.audit,
+                events_per_sec: self.section.events_per_sec,
+                source: "agent".into(),
+            },
+        )?;
+        if report.changed {
+            info!(
+                rules = report.rules,
+                attached = ?report.attached,
+                absent = ?report.absent,
+                "firewall: {}",
+                built.summary()
+            );
+        }
+        self.state = FirewallState::read(&self.paths.state_dir).ok().flatten();
+        Ok(())
+    }
+
+    fn drain_events(&mut self) {
+        let batch = self.events.poll(Duration::ZERO);
+        if batch.is_empty() {
+            return;
+        }
+        if batch.iter().any(|e| !self.ifnames.contains_key(&e.ifindex)) {
+            if let Ok(m) = netwarden_datapath::interfaces::list() {
+                self.ifnames = m.into_iter().collect();
+            }
+        }
+        for e in &batch {
+            let ev = FirewallEvent::decode(e, self.state.as_ref(), &self.ifnames);
+            if self.section.log_events {
+                info!("firewall: {}", ev.text_lines().join(" / "));
+            }
+            if let Some(out) = &mut self.events_out {
+                let line = serde_json::to_string(&ev).unwrap_or_default();
+                if let Err(e) = writeln!(out, "{line}") {
+                    warn!("firewall.events_jsonl: {e}");
+                }
+            }
+        }
+        if let Some(out) = &mut self.events_out {
+            let _ = out.flush();
+        }
+    }
+}
