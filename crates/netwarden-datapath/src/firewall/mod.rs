@@ -26,7 +26,7 @@ use aya::programs::{Xdp, XdpMode};
 use aya::{Ebpf, EbpfLoader};
 use netwarden_bpf::firewall_abi::{
     FwConfig, FwCounter, FwEventBudget, FwLpmData, FwRegion, FwRuleCounters, FwTable, FwTableKey,
-    SCOPE_GEN, STATE_AUDIT, STATE_ENABLED, STATE_GEN,
+    SCOPE_GEN, SLOT_SHIFT, STATE_AUDIT, STATE_ENABLED, STATE_GEN,
 };
 use netwarden_bpf::firewall_names as names;
 use netwarden_policy::firewall::compiled::{Action, CompiledFirewall};
@@ -223,6 +223,16 @@ impl Firewall {
     pub fn open(paths: &FirewallPaths, capacity: Capacity) -> Result<Self, FirewallError> {
         if !is_root() {
             return Err(FirewallError::NotRoot);
+        }
+        // A decision word keeps 24 bits for the rule slot.
+        const MAX_RULE_SLOTS: u32 = 1 << (32 - SLOT_SHIFT);
+        if capacity.rules > MAX_RULE_SLOTS {
+            return Err(FirewallError::Capacity {
+                what: "rule slots",
+                needed: capacity.rules as usize,
+                capacity: MAX_RULE_SLOTS,
+                in_use: 0,
+            });
         }
         check_bpffs(&paths.pin_dir)?;
         let mut ebpf = EbpfLoader::new()
