@@ -77,7 +77,8 @@ pub struct PortTable {
 /// The merged, ordered rules that apply to sources whose longest matching prefix is one entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Region {
-    /// Tables for protocols some rule of the region names (`proto::*`).
+    /// Tables for protocols some rule of the region names (`proto::*`), and for the protected
+    /// services' protocols when `other` is a Deny (so a protocol-less Deny cannot close them).
     pub tables: BTreeMap<u8, PortTable>,
     /// For every other protocol: the first protocol-less rule, else pass.
     pub other: Decision,
