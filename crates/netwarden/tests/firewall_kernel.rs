@@ -346,3 +346,91 @@ fn agent_applies_watches_rejects_bad_updates_attaches_late_interfaces_and_export
     agent.stop();
     assert_eq!(udp_delivered(&pair, 9001, 1, 10), 0);
 }
+
+#[test]
+fn overlapping_cidrs_of_several_objects_merge_per_interface() {
+    let pair = Pair::new();
+    let fw = Fw::new(&pair.tag, &pair.host);
+    // A second link between the same two namespaces, on another subnet.
+    let (if2_host, if2_pod) = (format!("nx{}", pair.tag), format!("ny{}", pair.tag));
+    pair.host
+        .veth_to(
+            &if2_host,
+            &["192.168.78.1/24"],
+            &pair.pod,
+            &if2_pod,
+            &["192.168.78.2/24"],
+        )
+        .unwrap();
+    let yaml = format!(
+        r#"
+apiVersion: netwarden.io/v1alpha1
+kind: IngressNodeFirewall
+metadata:
+  name: wide
+spec:
+  interfaces: [{h1}, {h2}]
+  ingress:
+  - sourceCIDRs: [192.168.0.0/16]
+    rules:
+    - order: 20
+      protocolConfig:
+        protocol: UDP
+      action: Deny
+---
+apiVersion: ingressnodefirewall.openshift.io/v1alpha1
+kind: IngressNodeFirewall
+metadata:
+  name: narrow
+spec:
+  interfaces: [{h1}]
+  ingress:
+  - sourceCIDRs: [192.168.77.0/24]
+    rules:
+    - order: 10
+      protocolConfig:
+        protocol: UDP
+        udp:
+          ports: 9000
+      action: Allow
+"#,
+        h1 = pair.host_if,
+        h2 = if2_host
+    );
+    let file = fw.rules("merged.yaml", &yaml);
+    fw.apply(&file, &[]);
+    let send = |src: &'static str, dst: &'static str, port: u16| -> usize {
+        let server = pair
+            .host
+            .run(move || UdpSocket::bind((dst, port)).unwrap())
+            .unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let client = pair
+            .pod
+            .run(move || UdpSocket::bind((src, 0)).unwrap())
+            .unwrap();
+        client.send_to(b"x", (dst, port)).unwrap();
+        let mut buf = [0u8; 16];
+        usize::from(server.recv_from(&mut buf).is_ok())
+    };
+    assert_eq!(
+        send(POD4, HOST4, 9000),
+        1,
+        "the /24's order 10 Allow comes first on the first link"
+    );
+    assert_eq!(
+        send(POD4, HOST4, 9001),
+        0,
+        "the /16's order 20 Deny catches the rest"
+    );
+    assert_eq!(
+        send("192.168.78.2", "192.168.78.1", 9000),
+        0,
+        "the /24 object is not on the second link"
+    );
+    let (allow, _, _, _) = fw.rule_counts(10);
+    let (_, _, deny, _) = fw.rule_counts(20);
+    assert_eq!((allow, deny), (1, 2));
+}
