@@ -69,8 +69,9 @@ static __always_inline int nw_fw_parse_l4(struct nw_fw_pkt *p, void *l4, void *d
 		p->icmp_code = icmp[1];
 		p->selector = ((__u16)icmp[0] << 8) | icmp[1];
 		/* Neighbour discovery (router/neighbour solicitation and advertisement, redirect) keeps
-		 * the node reachable: never ours to drop. */
-		if (p->proto == IPPROTO_ICMPV6 && icmp[0] >= 133 && icmp[0] <= 137)
+		 * the node reachable: never ours to drop. Only over IPv6: an IPv4 packet of protocol 58
+		 * is not neighbour discovery, and exempting it would let it past every rule. */
+		if (p->family == 6 && p->proto == IPPROTO_ICMPV6 && icmp[0] >= 133 && icmp[0] <= 137)
 			return NW_FW_ALWAYS_PASS;
 		return NW_FW_PARSED;
 	}
@@ -101,6 +102,31 @@ static __always_inline int nw_fw_parse_v4(struct nw_fw_pkt *p, void *l3, void *d
 	return nw_fw_parse_l4(p, l3 + hlen, data_end);
 }
 
+/* Whether the IPv6 header type `next` is an extension header the walk steps over. */
+static __always_inline bool nw_fw_ipv6_ext(__u8 next)
+{
+	switch (next) {
+	case IPPROTO_HOPOPTS:
+	case IPPROTO_ROUTING:
+	case IPPROTO_DSTOPTS:
+	case IPPROTO_MH:
+	case IPPROTO_AH:
+	case IPPROTO_FRAGMENT:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The header `next` could not be walked (cut short, or past the bound): marked so the event says
+ * so instead of claiming a cut-short transport header. */
+static __always_inline int nw_fw_v6_unparsed(struct nw_fw_pkt *p, __u8 next)
+{
+	p->proto = next;
+	p->flags |= NW_FW_EV_UNPARSED;
+	return NW_FW_UNPARSED;
+}
+
 static __always_inline int nw_fw_parse_v6(struct nw_fw_pkt *p, void *l3, void *data_end)
 {
 	struct ipv6hdr *ip6 = l3;
@@ -123,7 +149,7 @@ static __always_inline int nw_fw_parse_v6(struct nw_fw_pkt *p, void *l3, void *d
 			__u8 *h = cur;
 
 			if ((void *)(h + 2) > data_end)
-				return NW_FW_UNPARSED;
+				return nw_fw_v6_unparsed(p, next);
 			next = h[0];
 			cur += ((__u32)h[1] + 1) * 8;
 			break;
@@ -132,7 +158,7 @@ static __always_inline int nw_fw_parse_v6(struct nw_fw_pkt *p, void *l3, void *d
 			__u8 *h = cur;
 
 			if ((void *)(h + 2) > data_end)
-				return NW_FW_UNPARSED;
+				return nw_fw_v6_unparsed(p, next);
 			next = h[0];
 			cur += ((__u32)h[1] + 2) * 4;
 			break;
@@ -141,7 +167,7 @@ static __always_inline int nw_fw_parse_v6(struct nw_fw_pkt *p, void *l3, void *d
 			__u8 *h = cur;
 
 			if ((void *)(h + 8) > data_end)
-				return NW_FW_UNPARSED;
+				return nw_fw_v6_unparsed(p, next);
 			next = h[0];
 			__u16 off = ((__u16)h[2] << 8 | h[3]) & 0xfff8;
 
@@ -158,10 +184,13 @@ static __always_inline int nw_fw_parse_v6(struct nw_fw_pkt *p, void *l3, void *d
 			return nw_fw_parse_l4(p, cur, data_end);
 		}
 	}
-	/* Still extension headers after the bound: the transport header is out of reach. */
-	p->proto = next;
-	p->flags |= NW_FW_EV_UNPARSED;
-	return NW_FW_UNPARSED;
+	/* The bound is on headers walked, not on iterations: after the eighth extension header the
+	 * transport header may follow, and is read. Only a ninth puts it out of reach. */
+	if (!nw_fw_ipv6_ext(next)) {
+		p->proto = next;
+		return nw_fw_parse_l4(p, cur, data_end);
+	}
+	return nw_fw_v6_unparsed(p, next);
 }
 
 /* Parses an Ethernet frame between data and data_end. */
