@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   clang-19 llvm-19 libbpf-dev bpftool   # kernel programs: compiler, llvm-strip, libbpf headers, vmlinux.h
   iproute2 iputils-ping procps util-linux  # namespaces and veth (ip), ping, sysctl, setpriv in tests
-  iperf3                                 # benchmarks
+  iperf3 nftables                        # benchmarks (nft: the firewall's drop-rate comparison)
   pkg-config gcc libc6-dev               # linking the Rust binary
 )
 

@@ -297,7 +297,7 @@ fn agent_applies_watches_rejects_bad_updates_attaches_late_interfaces_and_export
             state = fw.state_dir.display(),
         ),
     );
-    let mut agent =
+    let agent =
         common::CaptureProc::start_keep_mounts(&pair.host.name, &["agent", "--config", &cfg]);
     let addr = common::metrics_addr(&agent.stderr_seen);
 

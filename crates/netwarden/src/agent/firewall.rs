@@ -18,6 +18,13 @@ use tracing::{error, info, warn};
 /// How often files and interfaces are checked.
 const CHECK_EVERY: Duration = Duration::from_secs(1);
 
+/// What a build depended on: the rule files' contents and the named interfaces' indexes.
+#[derive(Debug, PartialEq, Eq)]
+struct Inputs {
+    files: Vec<Vec<u8>>,
+    interfaces: BTreeMap<String, Option<u32>>,
+}
+
 pub struct AgentFirewall {
     fw: Firewall,
     section: FirewallSection,
@@ -26,8 +33,8 @@ pub struct AgentFirewall {
     protected: Vec<ProtectedService>,
     events: EventReader,
     events_out: Option<std::io::BufWriter<std::fs::File>>,
-    /// What the last build looked at: file contents and the named interfaces' indexes.
-    seen: Option<(Vec<Vec<u8>>, BTreeMap<String, Option<u32>>)>,
+    /// What the last build looked at.
+    seen: Option<Inputs>,
     interfaces_named: Vec<String>,
     next_check: Instant,
     ifnames: HashMap<u32, String>,
@@ -103,19 +110,19 @@ impl AgentFirewall {
         self.drain_events();
     }
 
-    fn snapshot(&self) -> (Vec<Vec<u8>>, BTreeMap<String, Option<u32>>) {
+    fn snapshot(&self) -> Inputs {
         let files = self
             .section
             .rules
             .iter()
             .map(|f| std::fs::read(f).unwrap_or_default())
             .collect();
-        let ifaces = self
+        let interfaces = self
             .interfaces_named
             .iter()
             .map(|n| (n.clone(), netwarden_datapath::interfaces::index_of(n)))
             .collect();
-        (files, ifaces)
+        Inputs { files, interfaces }
     }
 
     fn check(&mut self) {

@@ -1,6 +1,7 @@
 //! `netwarden bench`: overhead figures, printed (never asserted: they depend on the machine).
 
 mod agent_proc;
+mod firewall_bench;
 mod flowgen;
 mod in_process;
 mod lab;
@@ -21,6 +22,9 @@ pub enum BenchCommand {
     /// Throughput with and without capture, the agent's CPU and memory at 1k and 100k active flows
     /// and at 10k new flows per second, and the program's cost per packet.
     Capture(CaptureBenchArgs),
+    /// The XDP firewall's cost per packet by rule count (BPF_PROG_TEST_RUN), and its drop rate
+    /// on a veth pair against nftables with the same rule.
+    Firewall(firewall_bench::FirewallBenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -49,6 +53,7 @@ const FLOW_MAP_ENTRIES: u32 = 131_072;
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Capture(args) => capture(&args),
+        BenchCommand::Firewall(args) => firewall_bench::run(&args),
     }
 }
 
