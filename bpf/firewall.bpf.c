@@ -54,7 +54,9 @@ static __always_inline void nw_fw_report(struct nw_fw_pkt *p, __u32 slot, __u8 v
 					 __u32 ifindex, __u32 len, __u32 rate)
 {
 	struct nw_fw_event_budget *b = bpf_map_lookup_elem(&nw_fw_event_budget, &slot);
-	__u64 now = bpf_ktime_get_ns();
+	/* The coarse clock (jiffies resolution) is enough for a one-second window and costs a fraction
+	 * of the precise one, which showed as a third of the Deny path. */
+	__u64 now = bpf_ktime_get_coarse_ns();
 	__u32 suppressed = 0;
 
 	if (b) {
