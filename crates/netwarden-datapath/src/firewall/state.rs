@@ -81,7 +81,7 @@ impl FirewallState {
         let tmp = dir.join(format!("{}.tmp", Self::FILE));
         std::fs::write(
             &tmp,
-            serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?,
+            serde_json::to_vec(self).map_err(std::io::Error::other)?,
         )?;
         std::fs::rename(tmp, dir.join(Self::FILE))
     }
