@@ -490,3 +490,95 @@ ingress:
         assert_eq!(compiled(&docs(&shuffled)), reference, "{order:?}");
     }
 }
+
+#[test]
+fn equal_compiled_firewalls_hash_alike() {
+    use std::collections::hash_map::DefaultHasher;
+    use std::hash::{Hash, Hasher};
+
+    let hash = |fw: &CompiledFirewall| {
+        let mut hasher = DefaultHasher::new();
+        fw.hash(&mut hasher);
+        hasher.finish()
+    };
+    let text = |port: u16| {
+        doc(
+            "fw",
+            &format!(
+                "interfaces: [eth0]
+ingress:
+- sourceCIDRs: [10.0.0.0/8]
+  rules:
+  - {{order: 1, protocolConfig: {{protocol: TCP, tcp: {{ports: {port}}}}}, action: Deny}}"
+            ),
+        )
+    };
+    let (a, b, other) = (
+        compiled(&text(80)),
+        compiled(&text(80)),
+        compiled(&text(81)),
+    );
+    assert_eq!(hash(&a), hash(&b));
+    assert_ne!(a, other);
+    assert_ne!(hash(&a), hash(&other));
+}
+
+/// The shape `netwarden bench firewall` compiles: 10,000 /24 sources in one entry, 100 TCP
+/// single-port rules, plus a wider entry over them. Slow in debug builds, hence ignored; time it
+/// with `examples/large_set.rs`.
+#[test]
+#[ignore]
+fn large_set_compiles_quickly() {
+    let cidrs: String = (0..10_000u32)
+        .map(|i| format!("    - 10.{}.{}.0/24\n", i >> 8, i & 0xff))
+        .collect();
+    let rules: String = (1..=100u32)
+        .map(|k| {
+            let action = if k.is_multiple_of(2) { "Deny" } else { "Allow" };
+            format!(
+                "    - {{order: {k}, protocolConfig: {{protocol: TCP, tcp: {{ports: {}}}}}, \
+                 action: {action}}}\n",
+                1000 + k
+            )
+        })
+        .collect();
+    let spec = format!(
+        "interfaces: [eth0]\ningress:\n- sourceCIDRs:\n{cidrs}  rules:\n{rules}\
+         - sourceCIDRs: [10.0.0.0/8]\n  rules:\n  - {{order: 50, action: Deny}}\n"
+    );
+    let fw = compiled(&doc("big", &spec));
+    assert_eq!(fw.rules.len(), 10_000 * 100 + 1);
+    assert_eq!(fw.prefixes.len(), 10_001);
+    let wide = "big|eth0|10.0.0.0/8|50";
+    // Inside a /24: its own rules first (orders 1-49), then the /8's protocol-less Deny.
+    assert_eq!(
+        decide(&fw, "eth0", "10.39.15.7", proto::TCP, Some(1002)),
+        hit(Verdict::Deny, "big|eth0|10.39.15.0/24|2")
+    );
+    assert_eq!(
+        decide(&fw, "eth0", "10.39.15.7", proto::TCP, Some(1049)),
+        hit(Verdict::Allow, "big|eth0|10.39.15.0/24|49")
+    );
+    assert_eq!(
+        decide(&fw, "eth0", "10.39.15.7", proto::TCP, Some(1100)),
+        hit(Verdict::Deny, wide)
+    );
+    // Fail-safe: the /8's Deny leaves SSH open.
+    assert_eq!(
+        decide(&fw, "eth0", "10.39.15.7", proto::TCP, Some(22)).0,
+        Verdict::FailSafe
+    );
+    // Outside every /24 but inside the /8; outside the /8; another interface.
+    assert_eq!(
+        decide(&fw, "eth0", "10.200.0.1", proto::TCP, Some(1002)),
+        hit(Verdict::Deny, wide)
+    );
+    assert_eq!(
+        decide(&fw, "eth0", "11.0.0.1", proto::TCP, Some(1002)),
+        PASS
+    );
+    assert_eq!(
+        decide(&fw, "eth1", "10.0.0.1", proto::TCP, Some(1002)),
+        PASS
+    );
+}

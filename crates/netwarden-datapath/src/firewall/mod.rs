@@ -344,7 +344,7 @@ impl Firewall {
 
         let digest = {
             let mut h = std::collections::hash_map::DefaultHasher::new();
-            format!("{compiled:?}").hash(&mut h);
+            compiled.hash(&mut h);
             ifindexes.hash(&mut h);
             slot_of.hash(&mut h);
             opts.audit.hash(&mut h);

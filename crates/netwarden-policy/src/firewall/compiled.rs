@@ -57,14 +57,14 @@ impl Decision {
 }
 
 /// From `start` up to the next segment's start (or 65535), `decision` holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Segment {
     pub start: u16,
     pub decision: Decision,
 }
 
 /// The decisions of one protocol in one region.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct PortTable {
     /// Ascending `start`, the first at 0, no two neighbours with the same decision; at most
     /// [`MAX_SEGMENTS`].
@@ -75,7 +75,7 @@ pub struct PortTable {
 }
 
 /// The merged, ordered rules that apply to sources whose longest matching prefix is one entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Region {
     /// Tables for protocols some rule of the region names (`proto::*`), and for the protected
     /// services' protocols when `other` is a Deny (so a protocol-less Deny cannot close them).
@@ -88,7 +88,7 @@ pub struct Region {
 }
 
 /// A source prefix on one interface (host bits cleared).
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PrefixEntry {
     pub interface: String,
     pub addr: IpAddr,
@@ -130,8 +130,9 @@ impl RuleIdentity {
     }
 }
 
-/// Everything the datapath needs for one node.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// Everything the datapath needs for one node. Hash it directly (it implements [`Hash`]) to
+/// tell whether a new rule set changes anything.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct CompiledFirewall {
     pub rules: Vec<RuleIdentity>,
     pub regions: Vec<Region>,

@@ -31,12 +31,6 @@ impl RegionRule {
     fn matches_protocol(&self, number: u8) -> bool {
         self.matched.number().is_none_or(|n| n == number)
     }
-
-    fn matches_selector(&self, selector: u32) -> bool {
-        self.matched
-            .selector_range()
-            .is_none_or(|(first, last)| (u32::from(first)..=u32::from(last)).contains(&selector))
-    }
 }
 
 /// Whether protected services apply to a protocol's tables (they are destination ports).
@@ -88,7 +82,8 @@ pub(super) fn build(rules: &[RegionRule], ipv4: bool, protected: &[ProtectedServ
 
 /// The table of one protocol. The selector domain is cut at every rule and protected-service
 /// boundary; within each piece every rule either matches all of it or none of it, so deciding
-/// at its start decides the piece.
+/// at its start decides the piece. Each rule, in order, decides the pieces of its range that no
+/// earlier rule decided, so the work grows with rules plus pieces, not their product.
 fn table(rules: &[RegionRule], number: u8, protected: &[ProtectedService]) -> PortTable {
     let rules: Vec<&RegionRule> = rules
         .iter()
@@ -107,12 +102,34 @@ fn table(rules: &[RegionRule], number: u8, protected: &[ProtectedService]) -> Po
         cuts.insert(first.into());
         cuts.insert(u32::from(last) + 1);
     }
+    // The pieces' starts; piece `i` runs up to the next start.
+    let starts: Vec<u32> = cuts
+        .into_iter()
+        .filter(|&c| c <= u32::from(u16::MAX))
+        .collect();
+    let mut decided: Vec<Option<Decision>> = vec![None; starts.len()];
+    let mut undecided = Undecided::new(starts.len());
+    for rule in &rules {
+        let (lo, hi) = match rule.matched.selector_range() {
+            Some((first, last)) => (
+                starts.partition_point(|&s| s < u32::from(first)),
+                starts.partition_point(|&s| s <= u32::from(last)),
+            ),
+            None => (0, starts.len()),
+        };
+        let mut piece = undecided.first_from(lo);
+        while piece < hi {
+            decided[piece] = Some(rule.decision());
+            undecided.remove(piece);
+            piece = undecided.first_from(piece + 1);
+        }
+        if undecided.first_from(0) == starts.len() {
+            break;
+        }
+    }
     let mut segments: Vec<Segment> = Vec::new();
-    for start in cuts.into_iter().filter(|&c| c <= u32::from(u16::MAX)) {
-        let mut decision = rules
-            .iter()
-            .find(|r| r.matches_selector(start))
-            .map_or(Decision::PASS, |r| r.decision());
+    for (&start, decision) in starts.iter().zip(decided) {
+        let mut decision = decision.unwrap_or(Decision::PASS);
         if decision.verdict == Verdict::Deny
             && protected
                 .iter()
@@ -131,6 +148,43 @@ fn table(rules: &[RegionRule], number: u8, protected: &[ProtectedService]) -> Po
         .find(|r| r.matched.selector_range().is_none())
         .map_or(Decision::PASS, |r| r.decision());
     PortTable { segments, fragment }
+}
+
+/// The pieces no rule has decided yet, among `0..len`: a disjoint-set forest where each removed
+/// piece points past itself, so finding the next undecided piece skips decided runs at once.
+struct Undecided {
+    /// `next[i]`: `i` when piece `i` is undecided, else a later piece to look from; `len` is
+    /// the end.
+    next: Vec<usize>,
+}
+
+impl Undecided {
+    fn new(len: usize) -> Undecided {
+        Undecided {
+            next: (0..=len).collect(),
+        }
+    }
+
+    /// The first undecided piece at or after `from`, or `len` when there is none.
+    fn first_from(&mut self, from: usize) -> usize {
+        let mut root = from;
+        while self.next[root] != root {
+            root = self.next[root];
+        }
+        // Point everything on the way straight at the answer.
+        let mut at = from;
+        while self.next[at] != root {
+            let next = self.next[at];
+            self.next[at] = root;
+            at = next;
+        }
+        root
+    }
+
+    /// Marks `piece` decided.
+    fn remove(&mut self, piece: usize) {
+        self.next[piece] = piece + 1;
+    }
 }
 
 #[cfg(test)]

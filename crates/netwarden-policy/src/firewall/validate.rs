@@ -12,10 +12,11 @@
 //! - interface names: 1 to 15 bytes, not `.` or `..`, without `/`, `:` or whitespace (Linux's
 //!   `dev_valid_name`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::hash::Hash;
 use std::net::IpAddr;
 
-use super::model::{Action, IngressNodeFirewall, ProtocolMatch, Rule, SelectorOperator};
+use super::model::{Action, Cidr, IngressNodeFirewall, ProtocolMatch, Rule, SelectorOperator};
 use super::problem::Problem;
 use super::protected::ProtectedService;
 
@@ -148,10 +149,12 @@ fn object_problems(
     if object.interfaces.is_empty() {
         out.push(error("spec", "interfaces", empty_interfaces()));
     }
+    let mut first_interface: HashMap<&str, usize> = HashMap::new();
     for (i, name) in object.interfaces.iter().enumerate() {
+        let first = *first_interface.entry(name).or_insert(i);
         if let Err(message) = interface_name(name) {
             out.push(error("spec", &format!("interfaces[{i}]"), message).with_text(name));
-        } else if let Some(first) = object.interfaces[..i].iter().position(|n| n == name) {
+        } else if first != i {
             out.push(
                 error(
                     "spec",
@@ -179,15 +182,15 @@ fn object_problems(
         if entry.rules.is_empty() {
             out.push(error(&location, "rules", empty_rules()));
         }
+        let mut first_cidr: HashMap<(IpAddr, u8), usize> = HashMap::new();
         for (c, cidr) in entry.source_cidrs.iter().enumerate() {
-            let field = format!("sourceCIDRs[{c}]");
-            let earlier = entry.source_cidrs[..c]
-                .iter()
-                .position(|o| o.key() == cidr.key());
-            if let Some(first) = earlier {
+            let first = *first_cidr.entry(cidr.key()).or_insert(c);
+            if first != c {
+                let field = format!("sourceCIDRs[{c}]");
                 let message = same_cidr_twice(&cidr.to_string(), first);
                 out.push(error(&location, &field, message).with_text(&cidr.written));
             } else if cidr.had_host_bits() {
+                let field = format!("sourceCIDRs[{c}]");
                 out.push(
                     Problem::warning(&object.source, host_bits(&cidr.to_string()))
                         .with_object(object.label())
@@ -197,7 +200,11 @@ fn object_problems(
                 );
             }
         }
-        let families: Vec<bool> = entry.source_cidrs.iter().map(|c| c.is_ipv4()).collect();
+        // The address families of the entry's CIDRs, once per entry rather than per rule.
+        let families: Vec<bool> = [true, false]
+            .into_iter()
+            .filter(|&v4| entry.source_cidrs.iter().any(|c| c.is_ipv4() == v4))
+            .collect();
         for (r, rule) in entry.rules.iter().enumerate() {
             let location = rule_location(e, r, Some(rule.order.into()));
             rule_problems(object, &location, rule, &families, protected, out);
@@ -279,9 +286,11 @@ fn overlaps_protected(matched: ProtocolMatch, service: &ProtectedService) -> boo
 }
 
 fn duplicate_names(objects: &[&IngressNodeFirewall], out: &mut Vec<Problem>) {
+    let mut first_named: HashMap<&str, usize> = HashMap::new();
     for (i, object) in objects.iter().enumerate() {
-        let earlier = objects[..i].iter().find(|o| o.name == object.name);
-        if let Some(first) = earlier.filter(|_| !object.name.is_empty()) {
+        let first = *first_named.entry(&object.name).or_insert(i);
+        if first != i && !object.name.is_empty() {
+            let first = objects[first];
             let message = format!(
                 "another IngressNodeFirewall ({}) has this name too; names must be unique",
                 origin(&first.source)
@@ -301,35 +310,52 @@ fn duplicate_names(objects: &[&IngressNodeFirewall], out: &mut Vec<Problem>) {
 type RulePlace = (usize, usize, usize);
 
 fn duplicate_orders(objects: &[&IngressNodeFirewall], out: &mut Vec<Problem>) {
-    // (interface, prefix, order) -> the first rule seen there.
-    let mut seen: BTreeMap<(&str, (IpAddr, u8), u32), RulePlace> = BTreeMap::new();
-    // (later rule, first rule) -> where they collide, so each pair is reported once.
-    let mut clashes: BTreeMap<(RulePlace, RulePlace), Vec<String>> = BTreeMap::new();
+    // Every (interface, prefix, order) a rule takes, as `interface | prefix | order | seq`
+    // (numbers, so that a million of them sort quickly; `seq` counts the rules as met, so the
+    // first met leads each run of equal places once sorted).
+    let mut interfaces: Numbering<&str, &str> = Numbering::default();
+    let mut prefixes: Numbering<(IpAddr, u8), &Cidr> = Numbering::default();
+    let mut taken: Vec<u128> = Vec::new();
+    let mut places: Vec<RulePlace> = Vec::new();
     for (o, object) in objects.iter().enumerate() {
-        for (i, interface) in object.interfaces.iter().enumerate() {
-            if object.interfaces[..i].contains(interface) {
-                continue;
-            }
+        // An interface or CIDR listed twice is its own error (see `object_problems`).
+        for interface in first_of_each(&object.interfaces, |&i| i) {
+            let interface = u128::from(interfaces.number(interface, interface)) << 96;
             for (e, entry) in object.ingress.iter().enumerate() {
-                for (c, cidr) in entry.source_cidrs.iter().enumerate() {
-                    if entry.source_cidrs[..c]
-                        .iter()
-                        .any(|x| x.key() == cidr.key())
-                    {
-                        continue;
-                    }
+                for cidr in first_of_each(&entry.source_cidrs, |c| c.key()) {
+                    let prefix = u128::from(prefixes.number(cidr.key(), cidr)) << 64;
                     for (r, rule) in entry.rules.iter().enumerate() {
-                        let key = (interface.as_str(), cidr.key(), rule.order);
-                        let here = (o, e, r);
-                        let first = *seen.entry(key).or_insert(here);
-                        if first != here {
-                            let at = format!("{interface} for {cidr}");
-                            clashes.entry((here, first)).or_default().push(at);
-                        }
+                        let seq = u32::try_from(places.len()).unwrap_or(u32::MAX);
+                        let order = u128::from(rule.order) << 32;
+                        taken.push(interface | prefix | order | u128::from(seq));
+                        places.push((o, e, r));
                     }
                 }
             }
         }
+    }
+    taken.sort_unstable();
+    // (seq of the later rule, later rule, first rule, place), in the order the rules were met.
+    let mut repeats: Vec<(u32, RulePlace, RulePlace, u128)> = Vec::new();
+    for run in taken.chunk_by(|a, b| a >> 32 == b >> 32) {
+        // The low 32 bits are `seq`.
+        let first = places[run[0] as u32 as usize];
+        for &later in &run[1..] {
+            let here = places[later as u32 as usize];
+            if here != first {
+                repeats.push((later as u32, here, first, later >> 32));
+            }
+        }
+    }
+    repeats.sort_unstable_by_key(|r| r.0);
+    // (later rule, first rule) -> where they collide, so each pair is reported once.
+    let mut clashes: BTreeMap<(RulePlace, RulePlace), Vec<String>> = BTreeMap::new();
+    for (_, here, first, place) in repeats {
+        // `place` is `interface | prefix | order` shifted down 32 bits.
+        let interface = interfaces.values[(place >> 64) as u32 as usize];
+        let cidr = prefixes.values[(place >> 32) as u32 as usize];
+        let at = format!("{interface} for {cidr}");
+        clashes.entry((here, first)).or_default().push(at);
     }
     for (((o, e, r), (fo, fe, fr)), places) in clashes {
         let (object, first) = (objects[o], objects[fo]);
@@ -348,6 +374,43 @@ fn duplicate_orders(objects: &[&IngressNodeFirewall], out: &mut Vec<Problem>) {
                 .with_location(rule_location(e, r, Some(order.into()))),
         );
     }
+}
+
+/// Numbers for distinct keys, from 0 in the order met, with a value kept for each.
+struct Numbering<K, V> {
+    numbers: HashMap<K, u32>,
+    /// By number.
+    values: Vec<V>,
+}
+
+impl<K, V> Default for Numbering<K, V> {
+    fn default() -> Self {
+        Numbering {
+            numbers: HashMap::new(),
+            values: Vec::new(),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V> Numbering<K, V> {
+    /// The number of `key`; a new key gets the next one and keeps `value`.
+    fn number(&mut self, key: K, value: V) -> u32 {
+        let next = u32::try_from(self.values.len()).unwrap_or(u32::MAX);
+        let number = *self.numbers.entry(key).or_insert(next);
+        if number == next {
+            self.values.push(value);
+        }
+        number
+    }
+}
+
+/// `items` without their repeats (by `key`), in order.
+fn first_of_each<T, K: Eq + Hash>(
+    items: impl IntoIterator<Item = T>,
+    key: impl Fn(&T) -> K,
+) -> Vec<T> {
+    let mut seen = HashSet::new();
+    items.into_iter().filter(|i| seen.insert(key(i))).collect()
 }
 
 fn origin(source: &str) -> &str {

@@ -1,5 +1,8 @@
 //! `spec` of an IngressNodeFirewall, from YAML to the typed model, reporting every problem.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+
 use serde_yaml::{Mapping, Value};
 
 use super::walk::{any_integer, expected, field, integer_in, Ctx};
@@ -137,12 +140,13 @@ fn interfaces(ctx: &mut Ctx, value: Option<&Value>) -> Option<Vec<String>> {
         return None;
     }
     let mut ok = true;
+    let mut first_at: HashMap<&str, usize> = HashMap::with_capacity(names.len());
     for (i, name) in names.iter().enumerate() {
         let message = match validate::interface_name(name) {
             Err(message) => message,
-            Ok(()) => match names[..i].iter().position(|n| n == name) {
-                Some(first) => validate::listed_twice("interfaces", first),
-                None => continue,
+            Ok(()) => match *first_at.entry(name).or_insert(i) {
+                first if first != i => validate::listed_twice("interfaces", first),
+                _ => continue,
             },
         };
         let text = Value::String(name.clone());
@@ -186,17 +190,17 @@ fn cidrs(ctx: &mut Ctx, location: &str, value: Option<&Value>) -> Option<Vec<Cid
         ctx.error(location, "sourceCIDRs", None, validate::empty_cidrs());
         return None;
     }
-    let mut parsed: Vec<Cidr> = Vec::new();
+    let mut parsed: Vec<Cidr> = Vec::with_capacity(texts.len());
+    // Each prefix's first position, to name it when it comes again.
+    let mut first_at: HashMap<(IpAddr, u8), usize> = HashMap::with_capacity(texts.len());
     let mut ok = true;
     for (c, text) in texts.iter().enumerate() {
-        let shown = Value::String(text.clone());
-        let fld = format!("sourceCIDRs[{c}]");
         match Cidr::parse(text) {
             Ok(cidr) => {
-                if let Some(first) = texts[..c]
-                    .iter()
-                    .position(|t| Cidr::parse(t).is_ok_and(|o| o.key() == cidr.key()))
-                {
+                let first = *first_at.entry(cidr.key()).or_insert(c);
+                if first != c {
+                    let shown = Value::String(text.clone());
+                    let fld = format!("sourceCIDRs[{c}]");
                     let message = validate::same_cidr_twice(&cidr.to_string(), first);
                     ctx.error(location, &fld, Some(&shown), message);
                     ok = false;
@@ -204,6 +208,8 @@ fn cidrs(ctx: &mut Ctx, location: &str, value: Option<&Value>) -> Option<Vec<Cid
                 parsed.push(cidr);
             }
             Err(err) => {
+                let shown = Value::String(text.clone());
+                let fld = format!("sourceCIDRs[{c}]");
                 ctx.error(location, &fld, Some(&shown), err.to_string());
                 ok = false;
             }
