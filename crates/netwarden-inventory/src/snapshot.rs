@@ -54,6 +54,21 @@ impl Snapshot {
             + self.cron_jobs.len()
     }
 
+    /// Adds every object of `other` (two sources feeding one index).
+    pub fn extend(&mut self, other: Snapshot) {
+        self.namespaces.extend(other.namespaces);
+        self.pods.extend(other.pods);
+        self.services.extend(other.services);
+        self.endpoint_slices.extend(other.endpoint_slices);
+        self.nodes.extend(other.nodes);
+        self.replica_sets.extend(other.replica_sets);
+        self.deployments.extend(other.deployments);
+        self.stateful_sets.extend(other.stateful_sets);
+        self.daemon_sets.extend(other.daemon_sets);
+        self.jobs.extend(other.jobs);
+        self.cron_jobs.extend(other.cron_jobs);
+    }
+
     /// True when the snapshot holds no object.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -5,7 +5,9 @@ mod agent;
 mod bench;
 mod capture;
 mod demo;
+mod enrichment;
 mod fw;
+mod lab;
 mod output;
 mod run_loop;
 
@@ -40,6 +42,9 @@ enum Command {
     /// Measure netwarden's overhead; prints figures.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// A simulated Kubernetes node: pods from an inventory file as network namespaces.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +63,7 @@ fn main() -> ExitCode {
         Command::Agent(args) => agent::run(args),
         Command::Fw(cmd) => fw::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Lab(cmd) => lab::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -12,6 +12,17 @@ pub struct AgentConfig {
     pub sink: SinkSection,
     pub metrics: MetricsSection,
     pub firewall: FirewallSection,
+    pub inventory: InventorySection,
+}
+
+/// Where the Kubernetes identity of flows comes from (both may be on: one index).
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct InventorySection {
+    /// YAML file of Kubernetes objects, re-read when it changes; absent: none.
+    pub file: Option<PathBuf>,
+    /// Watch the cluster's API (in-cluster config or KUBECONFIG). Default false.
+    pub kubernetes: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

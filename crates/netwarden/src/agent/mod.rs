@@ -77,6 +77,10 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let enricher = crate::enrichment::Enricher::start(&crate::enrichment::InventorySources {
+        file: cfg.inventory.file.clone(),
+        kubernetes: cfg.inventory.kubernetes,
+    })?;
     let stop = run_loop::stop_on_signals()?;
     let mut capture = start(&capture_cfg)?;
     let attached = capture.attached_interfaces();
@@ -89,6 +93,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         writer,
         metrics,
         firewall,
+        enricher,
     };
     run_loop::run(&mut capture, eviction, None, &stop, &mut observer)?;
     info!("agent stopped");
@@ -99,10 +104,14 @@ struct AgentSink {
     writer: RecordWriter,
     metrics: AgentMetrics,
     firewall: Option<firewall::AgentFirewall>,
+    enricher: Option<crate::enrichment::Enricher>,
 }
 
 impl LoopObserver for AgentSink {
-    fn record(&mut self, rec: FlowRecord) -> anyhow::Result<()> {
+    fn record(&mut self, mut rec: FlowRecord) -> anyhow::Result<()> {
+        if let Some(e) = &self.enricher {
+            e.enrich(&mut rec);
+        }
         match self.writer.write(&rec) {
             Ok(()) => {
                 self.metrics.records_exported.inc();
@@ -118,6 +127,9 @@ impl LoopObserver for AgentSink {
     }
 
     fn evicted(&mut self, stats: &EvictStats, capture: &Capture) -> anyhow::Result<()> {
+        if let Some(e) = &mut self.enricher {
+            e.refresh();
+        }
         if let Err(e) = self.writer.flush() {
             self.metrics.export_errors.inc();
             warn!("flushing flow records failed: {e}");

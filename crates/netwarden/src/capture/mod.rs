@@ -54,6 +54,13 @@ pub struct CaptureArgs {
     /// Flows held in the kernel between evictions (more take the fallback path, counted).
     #[arg(long, value_name = "N", default_value_t = 100_000)]
     flow_map_entries: u32,
+    /// YAML file of Kubernetes objects (pods, services, nodes...) naming the flows' ends
+    /// (SrcK8S_*, DstK8S_*); re-read when it changes.
+    #[arg(long, value_name = "FILE")]
+    inventory: Option<std::path::PathBuf>,
+    /// Also name the ends from the cluster's API (in-cluster config or KUBECONFIG).
+    #[arg(long)]
+    kubernetes: bool,
 }
 
 /// Compiles an interface regex, naming the flag in the error.
@@ -100,6 +107,10 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
         drops_all_namespaces: args.drops_all_namespaces,
         ..Default::default()
     };
+    let enricher = crate::enrichment::Enricher::start(&crate::enrichment::InventorySources {
+        file: args.inventory.clone(),
+        kubernetes: args.kubernetes,
+    })?;
     let stop = run_loop::stop_on_signals()?;
     let mut capture = start(&cfg)?;
     let attached = capture.attached_interfaces();
@@ -120,6 +131,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
             Box::new(std::io::BufWriter::new(std::io::stdout())),
             args.format,
         ),
+        enricher,
     };
     run_loop::run(&mut capture, eviction, duration, &stop, &mut out)?;
     let losses = capture.loss_counters();
@@ -134,14 +146,21 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
 
 struct Printer {
     writer: RecordWriter,
+    enricher: Option<crate::enrichment::Enricher>,
 }
 
 impl LoopObserver for Printer {
-    fn record(&mut self, rec: FlowRecord) -> anyhow::Result<()> {
+    fn record(&mut self, mut rec: FlowRecord) -> anyhow::Result<()> {
+        if let Some(e) = &self.enricher {
+            e.enrich(&mut rec);
+        }
         Ok(self.writer.write(&rec)?)
     }
 
     fn evicted(&mut self, _stats: &EvictStats, _capture: &Capture) -> anyhow::Result<()> {
+        if let Some(e) = &mut self.enricher {
+            e.refresh();
+        }
         Ok(self.writer.flush()?)
     }
 }
