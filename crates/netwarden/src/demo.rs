@@ -7,7 +7,7 @@ use crate::run_loop::{self, LoopObserver};
 use anyhow::Context;
 use netwarden_datapath::{Capture, CaptureConfig, EvictStats};
 use netwarden_lab::traffic::{dns_query, dns_response};
-use netwarden_lab::{unique_tag, Netns};
+use netwarden_lab::{unique_tag, Lab, LabOptions, LabSpec};
 use netwarden_model::FlowRecord;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
@@ -16,10 +16,15 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{info, warn};
 
-const NODE4: &str = "192.168.250.1";
-const POD4: &str = "192.168.250.2";
-const NODE6: &str = "fd25::1";
-const POD6: &str = "fd25::2";
+/// The demo's node and pods (see examples/demo-inventory.yaml).
+const INVENTORY: &str = include_str!("../../../examples/demo-inventory.yaml");
+const NODE4: &str = "10.244.250.1";
+const NODE6: &str = "fd00:10:244:250::1";
+const CLIENT: &str = "iperf/iperf3-client";
+const CLIENT4: &str = "10.244.250.11";
+const CLIENT6: &str = "fd00:10:244:250::b";
+const SERVER4: &str = "10.244.250.10";
+const NGINX4: &str = "10.244.250.5";
 
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
@@ -37,26 +42,34 @@ pub struct DemoArgs {
 pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let duration = crate::capture::seconds("--seconds", args.seconds)?;
     let eviction = crate::capture::seconds("--eviction", args.eviction)?;
-    let tag = unique_tag();
-    let pod =
-        Arc::new(Netns::create(format!("nwdemo{tag}")).context("creating the demo pod namespace")?);
-    let node_if = format!("nwd{tag}");
-    pod.veth_from_host(
-        &node_if,
-        &[&format!("{NODE4}/24"), &format!("{NODE6}/64")],
-        "eth0",
-        &[&format!("{POD4}/24"), &format!("{POD6}/64")],
-    )?;
+    let spec = LabSpec::from_yaml(INVENTORY).context("the demo inventory")?;
+    let lab = Arc::new(
+        Lab::up(
+            &spec,
+            LabOptions {
+                name: Some(format!("demo-{}", unique_tag())),
+                ..Default::default()
+            },
+        )
+        .context("building the demo node (netwarden lab)")?,
+    );
+    let (snapshot, _) = netwarden_inventory::yaml::parse_str(INVENTORY, "demo inventory")?;
+    let (index, _) = netwarden_inventory::Index::build(&snapshot);
+    info!(
+        lab = lab.name(),
+        bridge = %lab.record().bridge,
+        "demo node up: pods iperf/iperf3-client, iperf/iperf3-server, default/nginx-pod"
+    );
 
     let stop = run_loop::stop_on_signals()?;
     let mut capture = crate::capture::start(&CaptureConfig::default())?;
-    info!(interfaces = ?capture.attached_interfaces(), "capture started; the demo pod is {} on {node_if}", pod.name);
+    info!(interfaces = ?capture.attached_interfaces(), "capture started");
     let traffic_stop = Arc::new(AtomicBool::new(false));
     let driver = {
         let stop = Arc::clone(&traffic_stop);
-        let pod = Arc::clone(&pod);
+        let lab = Arc::clone(&lab);
         std::thread::spawn(move || {
-            if let Err(e) = drive_traffic(&pod, &stop) {
+            if let Err(e) = drive_traffic(&lab, &stop) {
                 warn!("demo traffic: {e:#}");
             }
         })
@@ -66,7 +79,9 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
             Box::new(std::io::BufWriter::new(std::io::stdout())),
             args.format,
         ),
+        index,
         records: 0,
+        named: 0,
         drops: 0,
         dns: 0,
         rtt: 0,
@@ -77,16 +92,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     result?;
     info!(
         records = out.records,
+        with_pod_names = out.named,
         with_drops = out.drops,
         with_dns_latency = out.dns,
         with_rtt = out.rtt,
-        "demo done; removing the demo pod"
+        "demo done; removing the demo node"
     );
     Ok(())
 }
 
 /// One round of every kind of traffic, then idle until stopped.
-fn drive_traffic(pod: &Netns, stop: &AtomicBool) -> anyhow::Result<()> {
+fn drive_traffic(lab: &Lab, stop: &AtomicBool) -> anyhow::Result<()> {
     // Node-side servers: UDP echo, a one-shot HTTP-ish TCP server, a DNS responder.
     let echo = UdpSocket::bind((NODE4, 7000))?;
     let echo6 = UdpSocket::bind((NODE6, 7000))?;
@@ -118,15 +134,15 @@ fn drive_traffic(pod: &Netns, stop: &AtomicBool) -> anyhow::Result<()> {
         }
     });
 
-    pod.run(|| -> anyhow::Result<()> {
-        let udp = UdpSocket::bind((POD4, 0))?;
+    lab.run(CLIENT, || -> anyhow::Result<()> {
+        let udp = UdpSocket::bind((CLIENT4, 0))?;
         udp.set_read_timeout(Some(Duration::from_secs(2)))?;
         let mut buf = [0u8; 1500];
         for i in 0..5u8 {
             udp.send_to(&[i; 64], (NODE4, 7000))?;
             udp.recv_from(&mut buf)?;
         }
-        let udp6 = UdpSocket::bind((POD6, 0))?;
+        let udp6 = UdpSocket::bind((CLIENT6, 0))?;
         udp6.set_read_timeout(Some(Duration::from_secs(2)))?;
         udp6.send_to(b"over IPv6", (NODE6, 7000))?;
         udp6.recv_from(&mut buf)?;
@@ -134,7 +150,7 @@ fn drive_traffic(pod: &Netns, stop: &AtomicBool) -> anyhow::Result<()> {
         tcp.write_all(b"GET / HTTP/1.0\r\n\r\n")?;
         let mut page = Vec::new();
         tcp.read_to_end(&mut page)?;
-        let resolver = UdpSocket::bind((POD4, 0))?;
+        let resolver = UdpSocket::bind((CLIENT4, 0))?;
         resolver.set_read_timeout(Some(Duration::from_secs(2)))?;
         resolver.send_to(&dns_query(0x2a2a, "demo.netwarden.test"), (NODE4, 53))?;
         resolver.recv_from(&mut buf)?;
@@ -142,10 +158,17 @@ fn drive_traffic(pod: &Netns, stop: &AtomicBool) -> anyhow::Result<()> {
         for _ in 0..3 {
             udp.send_to(b"anyone?", (NODE4, 9))?;
         }
+        // Pod to pod: the server pod and nginx echo what they get.
+        for target in [(SERVER4, 5201), (NGINX4, 80)] {
+            let mut c = TcpStream::connect(target)?;
+            c.write_all(b"hello from the client pod")?;
+            let mut echo = [0u8; 25];
+            c.read_exact(&mut echo)?;
+        }
         Ok(())
     })??;
-    let _ = pod
-        .command("ping")
+    let _ = lab
+        .command(CLIENT, "ping")?
         .args(["-c", "2", "-i", "0.2", "-W", "1", NODE4])
         .output();
     // A real lookup through this machine's resolver, on its real interface.
@@ -161,15 +184,21 @@ fn drive_traffic(pod: &Netns, stop: &AtomicBool) -> anyhow::Result<()> {
 /// Prints records and counts what the demo set out to show.
 struct Summary {
     writer: RecordWriter,
+    /// Names the flows' ends from the demo inventory.
+    index: netwarden_inventory::Index,
     records: usize,
+    /// Records with at least one end named.
+    named: usize,
     drops: usize,
     dns: usize,
     rtt: usize,
 }
 
 impl LoopObserver for Summary {
-    fn record(&mut self, rec: FlowRecord) -> anyhow::Result<()> {
+    fn record(&mut self, mut rec: FlowRecord) -> anyhow::Result<()> {
+        netwarden_inventory::enrich(&mut rec, &self.index);
         self.records += 1;
+        self.named += usize::from(rec.src_k8s.name.is_some() || rec.dst_k8s.name.is_some());
         self.drops += usize::from(rec.pkt_drop_packets.is_some());
         self.dns += usize::from(rec.dns_latency_ms.is_some());
         self.rtt += usize::from(rec.time_flow_rtt_ns.is_some());

@@ -82,3 +82,129 @@ fn records_name_pods_with_owners_nodes_and_services() {
     assert_eq!(to_service["DstK8S_Name"], "kube-dns");
     assert_eq!(to_service["SrcK8S_Name"], "web-7d4b9-x2x7k");
 }
+
+/// A lab node of its own subnet: two pods, a host-network pod, a Service, the Node.
+fn lab_inventory(tag: &str, octet: u8) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Node
+metadata: {{name: node-{tag}}}
+status:
+  addresses: [{{type: InternalIP, address: 10.233.{octet}.1}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {{namespace: shop, name: web, labels: {{app: web}}}}
+spec: {{nodeName: node-{tag}, containers: [{{name: c, ports: [{{containerPort: 8080, protocol: TCP}}]}}]}}
+status: {{phase: Running, hostIP: 10.233.{octet}.1, podIP: 10.233.{octet}.10, podIPs: [{{ip: 10.233.{octet}.10}}, {{ip: "fd00:233:{octet}::a"}}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{namespace: shop, name: client}}
+spec: {{nodeName: node-{tag}}}
+status: {{phase: Running, hostIP: 10.233.{octet}.1, podIP: 10.233.{octet}.11, podIPs: [{{ip: 10.233.{octet}.11}}, {{ip: "fd00:233:{octet}::b"}}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{namespace: monitoring, name: exporter}}
+spec: {{nodeName: node-{tag}, hostNetwork: true}}
+status: {{phase: Running, hostIP: 10.233.{octet}.1, podIP: 10.233.{octet}.1}}
+---
+apiVersion: v1
+kind: Service
+metadata: {{namespace: shop, name: web-svc}}
+spec: {{clusterIP: 10.96.{octet}.7, clusterIPs: [10.96.{octet}.7], ports: [{{port: 80, protocol: TCP}}]}}
+"#
+    )
+}
+
+#[test]
+fn lab_flows_name_pods_services_external_and_host_network_ends() {
+    use netwarden_lab::{Lab, LabOptions, LabSpec};
+    let tag = unique_tag();
+    let octet = 100 + (std::process::id() % 100) as u8;
+    let text = lab_inventory(&tag, octet);
+    let lab = Lab::up(
+        &LabSpec::from_yaml(&text).unwrap(),
+        LabOptions {
+            name: Some(format!("enrich-{tag}")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let file = std::env::temp_dir().join(format!("nw-lab-inventory-{tag}.yaml"));
+    std::fs::write(&file, &text).unwrap();
+    let ifaces = format!(
+        "^({}|{}.*)$",
+        lab.record().bridge,
+        lab.record().bridge.replacen("nwb", "nwv", 1)
+    );
+    let cap = CaptureProc::start_here(&[
+        "capture",
+        "--interfaces",
+        &ifaces,
+        "--eviction",
+        "60",
+        "--inventory",
+        file.to_str().unwrap(),
+    ]);
+    let web = format!("10.233.{octet}.10");
+    let svc = format!("10.96.{octet}.7");
+    let node = format!("10.233.{octet}.1");
+    lab.run("shop/client", move || {
+        // Pod to pod (the lab's echo service), IPv4 and IPv6.
+        let mut c = std::net::TcpStream::connect((web.as_str(), 8080)).unwrap();
+        std::io::Write::write_all(&mut c, b"hi").unwrap();
+        let six = format!("fd00:233:{octet}::a");
+        let _ = std::net::TcpStream::connect((six.as_str(), 8080)).unwrap();
+        let u = UdpSocket::bind(("0.0.0.0", 40200)).unwrap();
+        // To a service ClusterIP (nothing translates it here: the flow still names the service).
+        u.send_to(b"svc", (svc.as_str(), 80)).unwrap();
+        // To the outside world, with a TTL that ends at the node.
+        u.set_ttl(1).unwrap();
+        u.send_to(b"out", ("203.0.113.5", 53)).unwrap();
+        // To the node, i.e. the host-network pod's address.
+        u.set_ttl(64).unwrap();
+        u.send_to(b"node", (node.as_str(), 9)).unwrap();
+    })
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let records = cap.stop();
+    let _ = std::fs::remove_file(&file);
+
+    let pod_to_pod = records.one(&[
+        ("DstPort", json!(8080)),
+        ("Etype", json!(2048)),
+        ("SrcK8S_Name", json!("client")),
+    ]);
+    assert_eq!(pod_to_pod["DstK8S_Name"], "web");
+    assert_eq!(pod_to_pod["DstK8S_Type"], "Pod");
+    assert_eq!(pod_to_pod["DstK8S_OwnerName"], "web");
+    assert_eq!(pod_to_pod["DstK8S_OwnerType"], "Pod");
+    assert_eq!(pod_to_pod["K8S_FlowLayer"], "app");
+    let v6 = records.one(&[
+        ("DstPort", json!(8080)),
+        ("Etype", json!(34525)),
+        ("SrcK8S_Name", json!("client")),
+    ]);
+    assert_eq!(v6["DstK8S_Name"], "web");
+    let to_svc = records.one(&[("SrcPort", json!(40200)), ("DstPort", json!(80))]);
+    assert_eq!(
+        (to_svc["DstK8S_Type"].clone(), to_svc["DstK8S_Name"].clone()),
+        (json!("Service"), json!("web-svc"))
+    );
+    let out = records.one(&[("SrcPort", json!(40200)), ("DstPort", json!(53))]);
+    assert_eq!(out["SrcK8S_Name"], "client");
+    assert!(
+        out.get("DstK8S_Name").is_none(),
+        "an external address has no name: {out}"
+    );
+    let to_node = records.one(&[("SrcPort", json!(40200)), ("DstPort", json!(9))]);
+    assert_eq!(
+        to_node["DstK8S_Type"], "Node",
+        "host-network ends show as the node"
+    );
+    assert_eq!(to_node["DstK8S_Name"], format!("node-{tag}"));
+    drop(lab);
+}

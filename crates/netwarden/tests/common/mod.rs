@@ -108,6 +108,13 @@ impl CaptureProc {
         p
     }
 
+    /// `netwarden ARGS` in this process's namespaces (the host's), started and attached.
+    pub fn start_here(args: &[&str]) -> Self {
+        let mut p = Self::spawn_command(Command::new(BIN), args);
+        p.wait_for_stderr("started", Duration::from_secs(20));
+        p
+    }
+
     fn spawn_command(mut cmd: Command, args: &[&str]) -> Self {
         let mut child = cmd
             .args(args)
