@@ -434,3 +434,39 @@ spec:
     let (_, _, deny, _) = fw.rule_counts(20);
     assert_eq!((allow, deny), (1, 2));
 }
+
+#[test]
+fn maps_pinned_with_another_layout_are_refused_not_reused() {
+    let pair = Pair::new();
+    let fw = Fw::new(&pair.tag, &pair.host);
+    std::fs::create_dir_all(&fw.pin_dir).unwrap();
+    let pin = fw.pin_dir.join("nw_fw_config");
+    let made = std::process::Command::new("bpftool")
+        .args([
+            "map",
+            "create",
+            pin.to_str().unwrap(),
+            "type",
+            "array",
+            "key",
+            "4",
+            "value",
+            "4",
+            "entries",
+            "1",
+            "name",
+            "nw_fw_config",
+        ])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let file = fw.rules("guard.yaml", &rules(&pair.host_if));
+    let out = fw.run(&["apply", "-f", &file, "--node-name", "node-1"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("incompatible") && err.contains("nw_fw_config"),
+        "{err}"
+    );
+    assert_eq!(udp_delivered(&pair, 9000, 1, 10), 1, "nothing was attached");
+}

@@ -235,6 +235,7 @@ impl Firewall {
             });
         }
         check_bpffs(&paths.pin_dir)?;
+        check_pinned_layouts(paths)?;
         let mut ebpf = EbpfLoader::new()
             .default_map_pin_directory(&paths.pin_dir)
             .map_max_entries(names::RULE_COUNTERS, capacity.rules)
@@ -629,6 +630,43 @@ impl Firewall {
             .map_err(FirewallError::TestRun)?;
         sys::xdp_test_run(fd.as_fd(), frame, ifindex, repeat).map_err(FirewallError::TestRun)
     }
+}
+
+/// Refuses maps pinned by a netwarden whose structs differ from ours: reusing them would make the
+/// program read garbage (aya reuses a pinned map by name without comparing layouts).
+fn check_pinned_layouts(paths: &FirewallPaths) -> Result<(), FirewallError> {
+    use std::mem::size_of;
+    let expected: [(&str, usize, usize); 6] = [
+        (names::CONFIG, 4, size_of::<FwConfig>()),
+        (
+            names::PREFIXES,
+            4 + size_of::<FwLpmData>(),
+            size_of::<FwRegion>(),
+        ),
+        (names::TABLES, size_of::<FwTableKey>(), size_of::<FwTable>()),
+        (names::RULE_COUNTERS, 4, size_of::<FwRuleCounters>()),
+        (names::EVENT_BUDGET, 4, size_of::<FwEventBudget>()),
+        (names::COUNTERS, 4, size_of::<u64>()),
+    ];
+    for (name, key, value) in expected {
+        let pin = paths.map_pin(name);
+        if !pin.exists() {
+            continue;
+        }
+        let info = aya::maps::MapInfo::from_pin(&pin).map_err(map_err(name))?;
+        if (info.key_size() as usize, info.value_size() as usize) != (key, value) {
+            return Err(FirewallError::Pins {
+                path: pin,
+                reason: format!(
+                    "pinned by an incompatible netwarden (key {} / value {} bytes, this one uses \
+                     {key} / {value}); run `netwarden fw detach` first",
+                    info.key_size(),
+                    info.value_size()
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn pinned_link_names(dir: &Path) -> Vec<String> {
