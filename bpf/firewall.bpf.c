@@ -12,6 +12,7 @@
 #include "netwarden/net_defs.h"
 #include "firewall/maps.h"
 #include "firewall/parse.h"
+#include "firewall/search.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -26,28 +27,6 @@ static __always_inline void nw_fw_count(__u32 which)
 
 	if (c)
 		*c += 1;
-}
-
-/* The decision whose segment holds `selector`: the last start <= selector (starts[0] is 0). */
-static __always_inline __u32 nw_fw_search(struct nw_fw_table *t, __u16 selector)
-{
-	__u32 lo = 0;
-	__u32 size = t->count;
-
-	if (size == 0 || size > NW_FW_MAX_SEGMENTS)
-		return NW_FW_PASS;
-#pragma unroll
-	for (int i = 0; i < NW_FW_SEARCH_STEPS; i++) {
-		if (size <= 1)
-			break;
-		__u32 half = size / 2;
-		__u32 mid = (lo + half) & (NW_FW_MAX_SEGMENTS - 1);
-
-		if (t->starts[mid] <= selector)
-			lo = mid;
-		size -= half;
-	}
-	return t->decisions[lo & (NW_FW_MAX_SEGMENTS - 1)];
 }
 
 static __always_inline void nw_fw_report(struct nw_fw_pkt *p, __u32 slot, __u8 verdict, bool audit,

@@ -31,6 +31,7 @@ struct nw_fw_pkt {
 	__u8 flags;		/* NW_FW_EV_* */
 	__u8 icmp_type;
 	__u8 icmp_code;
+	__u8 tcp_flags;		/* TCP only, when the header reaches them (the pod guard's connection tracking) */
 	__u16 src_port;
 	__u16 dst_port;
 	__u16 selector;
@@ -55,6 +56,9 @@ static __always_inline int nw_fw_parse_l4(struct nw_fw_pkt *p, void *l4, void *d
 		p->src_port = bpf_ntohs(ports[0]);
 		p->dst_port = bpf_ntohs(ports[1]);
 		p->selector = p->dst_port;
+		/* The flags byte is the 14th of the TCP header. */
+		if (p->proto == IPPROTO_TCP && l4 + 14 <= data_end)
+			p->tcp_flags = ((__u8 *)l4)[13];
 		return NW_FW_PARSED;
 	}
 	case IPPROTO_ICMP:

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Programs to build: one object per hook family.
-const OBJECTS: &[&str] = &["capture", "firewall"];
+const OBJECTS: &[&str] = &["capture", "firewall", "podguard"];
 
 fn main() {
     let root =

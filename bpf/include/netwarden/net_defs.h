@@ -21,6 +21,8 @@
 
 /* tcx: TC_ACT_UNSPEC is TCX_NEXT, "let the next program decide"; we never judge traffic we observe. */
 #define TC_ACT_UNSPEC (-1)
+/* The pod guard's drop (TCX_DROP). */
+#define TC_ACT_SHOT 2
 
 #define IP_OFFSET_MASK 0x1fff
 

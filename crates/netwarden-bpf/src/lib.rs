@@ -9,6 +9,7 @@ pub mod btf;
 pub mod firewall_abi;
 #[doc(hidden)]
 pub mod layout;
+pub mod podguard_abi;
 
 /// The capture object: tcx flow programs and the tp_btf/kfree_skb drop program.
 pub static CAPTURE_OBJECT: &[u8] =
@@ -53,4 +54,26 @@ pub mod firewall_names {
     pub const EVENT_BUDGET: &str = "nw_fw_event_budget";
     pub const COUNTERS: &str = "nw_fw_counters";
     pub const EVENTS: &str = "nw_fw_events";
+}
+
+/// The pod guard object: tcx programs for the host side of pods' veths.
+pub static PODGUARD_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/podguard.bpf.o"));
+
+/// Program and map names inside [`PODGUARD_OBJECT`].
+pub mod podguard_names {
+    /// What the pod sends (tcx ingress of the host-side interface).
+    pub const INGRESS: &str = "nw_pg_ingress";
+    /// What the pod receives (tcx egress of the host-side interface): learns inbound connections.
+    pub const EGRESS: &str = "nw_pg_egress";
+    pub const CONFIG: &str = "nw_pg_config";
+    pub const PODS: &str = "nw_pg_pods";
+    pub const CLUSTER: &str = "nw_pg_cluster";
+    pub const RULE_PREFIXES: &str = "nw_pg_rule_prefixes";
+    pub const RULE_TABLES: &str = "nw_pg_rule_tables";
+    pub const CONNS: &str = "nw_pg_conns";
+    pub const POD_COUNTERS: &str = "nw_pg_pod_counters";
+    pub const EVENT_BUDGET: &str = "nw_pg_event_budget";
+    pub const COUNTERS: &str = "nw_pg_counters";
+    pub const EVENTS: &str = "nw_pg_events";
 }

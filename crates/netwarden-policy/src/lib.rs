@@ -2,3 +2,4 @@
 //! kernel maps.
 
 pub mod firewall;
+pub mod podguard;

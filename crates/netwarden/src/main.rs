@@ -9,6 +9,7 @@ mod enrichment;
 mod fw;
 mod lab;
 mod output;
+mod pods;
 mod run_loop;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +46,9 @@ enum Command {
     /// A simulated Kubernetes node: pods from an inventory file as network namespaces.
     #[command(subcommand)]
     Lab(lab::LabCommand),
+    /// The pod network access monitor: new connections and blocked packets of selected pods.
+    #[command(subcommand)]
+    Pods(pods::PodsCommand),
 }
 
 fn main() -> ExitCode {
@@ -64,6 +68,7 @@ fn main() -> ExitCode {
         Command::Fw(cmd) => fw::run(cmd),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Lab(cmd) => lab::run(cmd),
+        Command::Pods(cmd) => pods::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -13,6 +13,7 @@ pub struct AgentConfig {
     pub metrics: MetricsSection,
     pub firewall: FirewallSection,
     pub inventory: InventorySection,
+    pub pod_guard: super::podguard::PodGuardSection,
 }
 
 /// Where the Kubernetes identity of flows comes from (both may be on: one index).

@@ -3,6 +3,7 @@
 mod config;
 mod firewall;
 mod metrics;
+mod podguard;
 
 pub use config::AgentConfig;
 pub use metrics::AgentMetrics;
@@ -81,6 +82,12 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         file: cfg.inventory.file.clone(),
         kubernetes: cfg.inventory.kubernetes,
     })?;
+    let podguard = if cfg.pod_guard.enabled {
+        let inventory = cfg.inventory.file.as_deref();
+        Some(podguard::AgentPodGuard::start(&cfg.pod_guard, inventory)?)
+    } else {
+        None
+    };
     let stop = run_loop::stop_on_signals()?;
     let mut capture = start(&capture_cfg)?;
     let attached = capture.attached_interfaces();
@@ -94,8 +101,13 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         metrics,
         firewall,
         enricher,
+        podguard,
     };
-    run_loop::run(&mut capture, eviction, None, &stop, &mut observer)?;
+    let result = run_loop::run(&mut capture, eviction, None, &stop, &mut observer);
+    if let Some(pg) = observer.podguard.take() {
+        pg.finish();
+    }
+    result?;
     info!("agent stopped");
     Ok(())
 }
@@ -105,6 +117,7 @@ struct AgentSink {
     metrics: AgentMetrics,
     firewall: Option<firewall::AgentFirewall>,
     enricher: Option<crate::enrichment::Enricher>,
+    podguard: Option<podguard::AgentPodGuard>,
 }
 
 impl LoopObserver for AgentSink {
@@ -142,6 +155,9 @@ impl LoopObserver for AgentSink {
     fn tick(&mut self) {
         if let Some(fw) = &mut self.firewall {
             fw.tick();
+        }
+        if let Some(pg) = &mut self.podguard {
+            pg.tick();
         }
     }
 

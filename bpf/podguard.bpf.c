@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * netwarden pod guard: tcx programs on the HOST side of guarded pods' veths.
+ *
+ * nw_pg_ingress sees what the pod sends (host-side ingress). It reports each new connection once
+ * (monitor mode), drops destinations outside the cluster ranges (block-external) or denied by the
+ * pod's rule set (rules), counts per pod, and reports every dropped packet (rate-limited per pod,
+ * with the number suppressed). nw_pg_egress sees what the pod receives and only remembers the
+ * connections opened towards the pod, so that the pod's replies to them pass (see podguard/conn.h).
+ *
+ * Interfaces without an entry in nw_pg_pods, and every packet not dropped, get TC_ACT_UNSPEC
+ * (TCX_NEXT): the programs after ours (the CNI's) still decide.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "netwarden/firewall_abi.h"
+#include "netwarden/podguard_abi.h"
+#include "netwarden/net_defs.h"
+#include "firewall/parse.h"
+#include "firewall/search.h"
+#include "podguard/maps.h"
+#include "podguard/judge.h"
+#include "podguard/conn.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Types that appear in no map declaration: anchored so their layout is in BTF for the Rust tests. */
+const volatile struct nw_pg_event nw_pg_abi_anchor_event = {};
+const volatile enum nw_pg_counter nw_pg_abi_anchor_counter = NW_PG_CNT_MAX;
+const volatile enum nw_pg_event_kind nw_pg_abi_anchor_kind = NW_PG_EV_NEW_CONNECTION;
+const volatile enum nw_pg_reason nw_pg_abi_anchor_reason = NW_PG_REASON_NONE;
+
+/* Multicast listener discovery (MLD queries, reports, done; MLDv2 reports): link-local group
+ * management every IPv6 host sends, like neighbour discovery; neither a connection nor ours to
+ * block. */
+static __always_inline bool nw_pg_link_control(struct nw_fw_pkt *p)
+{
+	return p->family == 6 && p->proto == IPPROTO_ICMPV6 &&
+	       ((p->icmp_type >= 130 && p->icmp_type <= 132) || p->icmp_type == 143);
+}
+
+/* Headers read at the most when the skb's linear part is shorter: Ethernet, 2 VLAN tags, IPv6 with
+ * extension headers, TCP. */
+#define NW_PG_PULL_LEN 256
+
+static __always_inline void nw_pg_count(__u32 which)
+{
+	__u64 *c = bpf_map_lookup_elem(&nw_pg_counters, &which);
+
+	if (c)
+		*c += 1;
+}
+
+/* Parses the frame; when the headers run past the skb's linear part, pulls them in and tries once
+ * more (packet pointers are only valid after the pull). */
+static __always_inline int nw_pg_parse(struct __sk_buff *skb, struct nw_fw_pkt *p)
+{
+	int parsed = nw_fw_parse(p, (void *)(long)skb->data, (void *)(long)skb->data_end);
+	bool short_read = parsed == NW_FW_UNPARSED ||
+			  (parsed == NW_FW_NO_SELECTOR && (p->flags & NW_FW_EV_TRUNCATED));
+
+	if (short_read && skb->data_end - skb->data < skb->len) {
+		__u32 pull = skb->len < NW_PG_PULL_LEN ? skb->len : NW_PG_PULL_LEN;
+
+		if (bpf_skb_pull_data(skb, pull) == 0) {
+			__builtin_memset(p, 0, sizeof(*p));
+			parsed = nw_fw_parse(p, (void *)(long)skb->data, (void *)(long)skb->data_end);
+		}
+	}
+	return parsed;
+}
+
+static __always_inline void nw_pg_fill(struct nw_pg_event *e, struct nw_fw_pkt *p, __u32 pod_id,
+				       __u32 ifindex, __u32 len, __u64 now)
+{
+	e->ts_ns = now;
+	e->pod_id = pod_id;
+	e->ifindex = ifindex;
+	e->pkt_len = len;
+	e->suppressed = 0;
+	e->rule_slot = 0;
+	e->family = p->family;
+	e->proto = p->proto;
+	e->flags = p->flags;
+	e->tcp_flags = p->tcp_flags;
+	e->icmp_type = p->icmp_type;
+	e->icmp_code = p->icmp_code;
+	e->src_port = p->src_port;
+	e->dst_port = p->dst_port;
+	__builtin_memcpy(e->src_addr, p->src, 16);
+	__builtin_memcpy(e->dst_addr, p->dst, 16);
+}
+
+/* Reports a dropped packet within the pod's budget of `rate` events per CPU per second. */
+static __always_inline void nw_pg_report_blocked(struct nw_fw_pkt *p, struct nw_pg_verdict *v,
+						 __u32 pod_id, __u32 ifindex, __u32 len,
+						 __u64 now, __u32 rate)
+{
+	struct nw_pg_event_budget *b = bpf_map_lookup_elem(&nw_pg_event_budget, &pod_id);
+	__u32 suppressed = 0;
+
+	if (b) {
+		if (now - b->window_start_ns >= 1000000000ull) {
+			b->window_start_ns = now;
+			b->sent = 0;
+		}
+		if (b->sent >= rate) {
+			b->suppressed += 1;
+			nw_pg_count(NW_PG_CNT_EVENTS_SUPPRESSED);
+			return;
+		}
+		b->sent += 1;
+		suppressed = b->suppressed;
+	}
+	struct nw_pg_event *e = bpf_ringbuf_reserve(&nw_pg_events, sizeof(*e), 0);
+
+	if (!e) {
+		nw_pg_count(NW_PG_CNT_EVENTS_LOST);
+		return;
+	}
+	if (b)
+		b->suppressed = 0;
+	nw_pg_fill(e, p, pod_id, ifindex, len, now);
+	e->kind = NW_PG_EV_BLOCKED;
+	e->reason = v->reason;
+	e->rule_slot = v->rule_slot;
+	e->suppressed = suppressed;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* Reports a new connection; false when the ring is full (the connection is then not remembered,
+ * so its next packet tries again). */
+static __always_inline bool nw_pg_report_new(struct nw_fw_pkt *p, struct nw_pg_verdict *v,
+					     __u32 pod_id, __u32 ifindex, __u32 len, __u64 now)
+{
+	struct nw_pg_event *e = bpf_ringbuf_reserve(&nw_pg_events, sizeof(*e), 0);
+
+	if (!e) {
+		nw_pg_count(NW_PG_CNT_EVENTS_LOST);
+		return false;
+	}
+	nw_pg_fill(e, p, pod_id, ifindex, len, now);
+	e->kind = NW_PG_EV_NEW_CONNECTION;
+	e->reason = v->reason;
+	e->rule_slot = v->rule_slot;
+	bpf_ringbuf_submit(e, 0);
+	return true;
+}
+
+SEC("classifier")
+int nw_pg_ingress(struct __sk_buff *skb)
+{
+	__u32 ifindex = skb->ifindex;
+	struct nw_pg_pod *pod = bpf_map_lookup_elem(&nw_pg_pods, &ifindex);
+
+	if (!pod)
+		return TC_ACT_UNSPEC;
+	__u32 zero = 0;
+	struct nw_pg_config *cfg = bpf_map_lookup_elem(&nw_pg_config, &zero);
+
+	if (!cfg)
+		return TC_ACT_UNSPEC;
+	__u32 pod_id = pod->pod_id;
+	__u32 ruleset = pod->ruleset;
+	__u8 modes = pod->modes;
+	__u8 enforce = pod->blocking ? modes & (NW_PG_MODE_BLOCK_EXTERNAL | NW_PG_MODE_RULES) : 0;
+	__u32 len = skb->len;
+
+	struct nw_fw_pkt p = {};
+	int parsed = nw_pg_parse(skb, &p);
+
+	if (parsed == NW_FW_ALWAYS_PASS || (parsed == NW_FW_PARSED && nw_pg_link_control(&p))) {
+		nw_pg_count(NW_PG_CNT_ALWAYS_PASS);
+		return TC_ACT_UNSPEC;
+	}
+	if (parsed == NW_FW_UNPARSED)
+		nw_pg_count(NW_PG_CNT_UNPARSED);
+
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct nw_pg_verdict v = {};
+	struct nw_pg_conn_key key = {};
+	struct nw_pg_conn *conn = NULL;
+	bool tracked = parsed == NW_FW_PARSED;
+
+	if (tracked) {
+		nw_pg_key_out(&key, &p, pod_id);
+		conn = bpf_map_lookup_elem(&nw_pg_conns, &key);
+		if (conn && !nw_pg_conn_live(conn, now, cfg->conn_idle_ns))
+			conn = NULL;
+		/* A SYN on a closed 5-tuple opens a new connection, whoever opened the old one. */
+		if (conn && nw_pg_is_syn(&p) && (conn->flags & NW_PG_CONN_CLOSED))
+			conn = NULL;
+	}
+	bool reply = conn && (conn->flags & NW_PG_CONN_INBOUND);
+
+	if (p.family == 0) {
+		/* No readable IP header: nothing to judge by, and it could carry anything. */
+		if (enforce) {
+			v.blocked = 1;
+			v.reason = NW_PG_REASON_UNPARSED;
+		}
+	} else if (enforce && !reply) {
+		nw_pg_judge(&v, &p, parsed, enforce, ruleset, cfg->state & NW_PG_STATE_GEN);
+	}
+
+	struct nw_pg_pod_counters *c = bpf_map_lookup_elem(&nw_pg_pod_counters, &pod_id);
+
+	if (v.blocked) {
+		if (c) {
+			c->blocked_packets += 1;
+			c->blocked_bytes += len;
+		}
+		nw_pg_report_blocked(&p, &v, pod_id, ifindex, len, now, cfg->events_per_sec);
+		return TC_ACT_SHOT;
+	}
+	if (c) {
+		c->allowed_packets += 1;
+		c->allowed_bytes += len;
+	}
+	if (!tracked)
+		return TC_ACT_UNSPEC;
+	if (conn) {
+		conn->last_seen_ns = now;
+		if (nw_pg_is_close(&p))
+			conn->flags |= NW_PG_CONN_CLOSED;
+		return TC_ACT_UNSPEC;
+	}
+	/* A new outbound connection. */
+	if ((modes & NW_PG_MODE_MONITOR) && !nw_pg_report_new(&p, &v, pod_id, ifindex, len, now))
+		return TC_ACT_UNSPEC;
+	if (c && (modes & NW_PG_MODE_MONITOR))
+		c->new_connections += 1;
+	struct nw_pg_conn fresh = {
+		.last_seen_ns = now,
+		.flags = nw_pg_is_close(&p) ? NW_PG_CONN_CLOSED : 0,
+	};
+
+	bpf_map_update_elem(&nw_pg_conns, &key, &fresh, BPF_ANY);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("classifier")
+int nw_pg_egress(struct __sk_buff *skb)
+{
+	__u32 ifindex = skb->ifindex;
+	struct nw_pg_pod *pod = bpf_map_lookup_elem(&nw_pg_pods, &ifindex);
+
+	if (!pod)
+		return TC_ACT_UNSPEC;
+	__u32 zero = 0;
+	struct nw_pg_config *cfg = bpf_map_lookup_elem(&nw_pg_config, &zero);
+
+	if (!cfg)
+		return TC_ACT_UNSPEC;
+	__u32 pod_id = pod->pod_id;
+	struct nw_fw_pkt p = {};
+
+	if (nw_pg_parse(skb, &p) != NW_FW_PARSED)
+		return TC_ACT_UNSPEC;
+	struct nw_pg_conn_key key = {};
+
+	if (!nw_pg_key_in(&key, &p, pod_id))
+		return TC_ACT_UNSPEC;
+	__u64 now = bpf_ktime_get_coarse_ns();
+	struct nw_pg_conn *conn = bpf_map_lookup_elem(&nw_pg_conns, &key);
+
+	if (conn && nw_pg_conn_live(conn, now, cfg->conn_idle_ns) &&
+	    !(nw_pg_is_syn(&p) && (conn->flags & NW_PG_CONN_CLOSED))) {
+		conn->last_seen_ns = now;
+		if (nw_pg_is_close(&p))
+			conn->flags |= NW_PG_CONN_CLOSED;
+		return TC_ACT_UNSPEC;
+	}
+	/* TCP connections open with a SYN; a stray segment opens nothing. */
+	if (p.proto == IPPROTO_TCP && !nw_pg_is_syn(&p))
+		return TC_ACT_UNSPEC;
+	struct nw_pg_conn fresh = {
+		.last_seen_ns = now,
+		.flags = NW_PG_CONN_INBOUND,
+	};
+
+	bpf_map_update_elem(&nw_pg_conns, &key, &fresh, BPF_ANY);
+	return TC_ACT_UNSPEC;
+}
