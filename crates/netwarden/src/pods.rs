@@ -316,6 +316,18 @@ impl Follower {
         Ok(events)
     }
 
+    /// Each guarded pod's counters, summed over CPUs.
+    pub fn pod_totals(
+        &self,
+    ) -> anyhow::Result<
+        std::collections::BTreeMap<
+            netwarden_datapath::podguard::PodRef,
+            netwarden_datapath::podguard::PodTotals,
+        >,
+    > {
+        Ok(self.guard.pod_counters()?)
+    }
+
     /// Drains the last events, logs each pod's totals and detaches everything.
     pub fn finish(mut self) -> Vec<PodGuardEvent> {
         let events = self.guard.poll_events(Duration::ZERO);

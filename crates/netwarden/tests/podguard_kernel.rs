@@ -3,6 +3,8 @@
 //! "external" namespace beyond the node. `netwarden pods monitor` runs in the node namespace with
 //! an inventory file naming the pods. Needs root.
 
+mod common;
+
 use netwarden_lab::{command_keep_mounts, unique_tag, Netns};
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -938,7 +940,7 @@ sink:
   jsonl:
     path: {flows}
 metrics:
-  enabled: false
+  address: 127.0.0.1:9400
 inventory:
   file: {inventory}
 pod_guard:
@@ -965,6 +967,17 @@ pod_guard:
         c.a.ip4
     );
     g.wait_stderr(&line, Duration::from_secs(2));
+    // Per-pod counters in the metrics (refreshed every second; port 9400 of the node namespace).
+    let blocked = "netwarden_podguard_blocked_packets_total{namespace=\"default\",pod=\"web-a\"} 1";
+    let mut text = String::new();
+    for _ in 0..30 {
+        text = common::scrape(&c.node, "127.0.0.1:9400".into());
+        if text.contains(blocked) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(text.contains(blocked), "{text}");
     let (_, err) = g.stop();
     assert!(
         err.iter()

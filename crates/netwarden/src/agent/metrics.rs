@@ -106,6 +106,13 @@ impl AgentMetrics {
         m
     }
 
+    /// Adds the pod guard's per-pod counters (`netwarden_podguard_*{namespace,pod}`), from a
+    /// snapshot the agent refreshes every second.
+    pub fn register_pod_guard(&self, totals: super::podguard::PodTotalsSnapshot) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        registry.register_collector(Box::new(PodGuardCollector { totals }));
+    }
+
     /// Adds the firewall's counters, read from its pinned maps at each scrape.
     pub fn register_firewall(&self, paths: FirewallPaths, apply_errors: Counter) {
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
@@ -263,6 +270,60 @@ impl Collector for FirewallCollector {
                 MetricType::Counter,
             )?;
             ConstCounter::new(*value).encode(m)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct PodGuardCollector {
+    totals: super::podguard::PodTotalsSnapshot,
+}
+
+impl Collector for PodGuardCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let totals = self
+            .totals
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        type Pick = fn(&netwarden_datapath::podguard::PodTotals) -> u64;
+        let series: [(&str, &str, Pick); 5] = [
+            (
+                "netwarden_podguard_allowed_packets",
+                "Packets a guarded pod sent that passed",
+                |t| t.allowed_packets,
+            ),
+            (
+                "netwarden_podguard_allowed_bytes",
+                "Bytes a guarded pod sent that passed",
+                |t| t.allowed_bytes,
+            ),
+            (
+                "netwarden_podguard_blocked_packets",
+                "Packets a guarded pod sent that were dropped",
+                |t| t.blocked_packets,
+            ),
+            (
+                "netwarden_podguard_blocked_bytes",
+                "Bytes a guarded pod sent that were dropped",
+                |t| t.blocked_bytes,
+            ),
+            (
+                "netwarden_podguard_new_connections",
+                "Connections a guarded pod opened",
+                |t| t.new_connections,
+            ),
+        ];
+        for (name, help, pick) in series {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (pod, t) in &totals {
+                let labels = vec![
+                    ("namespace".to_string(), pod.namespace.clone()),
+                    ("pod".to_string(), pod.name.clone()),
+                ];
+                ConstCounter::new(pick(t)).encode(family.encode_family(&labels)?)?;
+            }
         }
         Ok(())
     }

@@ -84,7 +84,9 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     })?;
     let podguard = if cfg.pod_guard.enabled {
         let inventory = cfg.inventory.file.as_deref();
-        Some(podguard::AgentPodGuard::start(&cfg.pod_guard, inventory)?)
+        let pg = podguard::AgentPodGuard::start(&cfg.pod_guard, inventory)?;
+        metrics.register_pod_guard(pg.totals.clone());
+        Some(pg)
     } else {
         None
     };

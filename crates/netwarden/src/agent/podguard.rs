@@ -52,10 +52,25 @@ impl Default for PodGuardSection {
     }
 }
 
+/// The guarded pods' counters as last read, shared with the metrics endpoint.
+pub type PodTotalsSnapshot = std::sync::Arc<
+    std::sync::Mutex<
+        std::collections::BTreeMap<
+            netwarden_datapath::podguard::PodRef,
+            netwarden_datapath::podguard::PodTotals,
+        >,
+    >,
+>;
+
+/// How often the per-pod counters are read for the metrics.
+const TOTALS_EVERY: Duration = Duration::from_secs(1);
+
 pub struct AgentPodGuard {
     follower: Follower,
     log_events: bool,
     events_out: Option<std::io::BufWriter<std::fs::File>>,
+    pub totals: PodTotalsSnapshot,
+    next_totals: std::time::Instant,
 }
 
 impl AgentPodGuard {
@@ -89,6 +104,8 @@ impl AgentPodGuard {
             follower,
             log_events: section.log_events,
             events_out,
+            totals: Default::default(),
+            next_totals: std::time::Instant::now(),
         })
     }
 
@@ -98,6 +115,13 @@ impl AgentPodGuard {
             Ok(events) => write_events(self.log_events, self.events_out.as_mut(), &events),
             Err(e) => error!("pod guard: {e:#}"),
         }
+        if std::time::Instant::now() >= self.next_totals {
+            match self.follower.pod_totals() {
+                Ok(t) => *self.totals.lock().unwrap_or_else(|p| p.into_inner()) = t,
+                Err(e) => error!("pod guard counters: {e:#}"),
+            }
+            self.next_totals = std::time::Instant::now() + TOTALS_EVERY;
+        }
     }
 
     /// Writes the last events, logs each pod's totals and detaches.
@@ -106,6 +130,7 @@ impl AgentPodGuard {
             follower,
             log_events,
             mut events_out,
+            ..
         } = self;
         let events = follower.finish();
         write_events(log_events, events_out.as_mut(), &events);
