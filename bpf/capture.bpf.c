@@ -13,6 +13,7 @@
 
 #include "netwarden/capture_abi.h"
 #include "netwarden/net_defs.h"
+#include "netwarden/marks.h"
 #include "capture/config.h"
 #include "capture/maps.h"
 #include "capture/parse.h"

@@ -18,6 +18,7 @@
 #include "netwarden/firewall_abi.h"
 #include "netwarden/podguard_abi.h"
 #include "netwarden/net_defs.h"
+#include "netwarden/marks.h"
 #include "firewall/parse.h"
 #include "firewall/search.h"
 #include "podguard/maps.h"
@@ -213,6 +214,8 @@ int nw_pg_ingress(struct __sk_buff *skb)
 			c->blocked_bytes += len;
 		}
 		nw_pg_report_blocked(&p, &v, pod_id, ifindex, len, now, cfg->events_per_sec);
+		/* Freed right after: the capture's drop hook reads the mark to name the cause. */
+		skb->mark = NW_MARK_POD_GUARD_BLOCKED;
 		return TC_ACT_SHOT;
 	}
 	if (c) {

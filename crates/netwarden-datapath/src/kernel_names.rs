@@ -3,6 +3,10 @@
 
 use netwarden_bpf::btf::{Btf, EnumNames};
 
+/// `NW_DROP_CAUSE_POD_GUARD_BLOCKED` (bpf/include/netwarden/marks.h): a packet the pod guard
+/// dropped, recorded instead of the kernel's generic TC_INGRESS reason.
+pub const DROP_CAUSE_POD_GUARD_BLOCKED: u32 = 0x4e57_0001;
+
 /// Drop reason and TCP state names of this kernel.
 #[derive(Debug, Clone, Default)]
 pub struct KernelNames {
@@ -27,6 +31,9 @@ impl KernelNames {
     /// `SKB_DROP_REASON_NO_SOCKET` for the kernel's value; unknown values (e.g. a subsystem's own
     /// reasons) keep their number so nothing is hidden.
     pub fn drop_reason(&self, value: u32) -> String {
+        if value == DROP_CAUSE_POD_GUARD_BLOCKED {
+            return "NETWARDEN_POD_GUARD_BLOCKED".to_string();
+        }
         match self.drop_reasons.name(value as i64) {
             Some(name) => name.to_string(),
             None => format!("SKB_DROP_REASON_{value:#x}"),

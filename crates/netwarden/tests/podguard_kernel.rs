@@ -1002,3 +1002,55 @@ pod_guard:
     // Detached when the agent stopped.
     assert!(c.tcx_programs(&c.a.host_if).is_empty());
 }
+
+#[test]
+fn blocked_traffic_shows_on_the_pods_flows_as_a_netwarden_drop() {
+    let c = Cluster::new();
+    let udp_ext = udp_server(&c.ext, &v4(EXT4, 5353));
+    let iface = format!("^{}$", c.a.host_if);
+    let capture = c.netwarden(
+        &[
+            "capture",
+            "--interfaces",
+            &iface,
+            "--eviction",
+            "60",
+            "--format",
+            "json",
+        ],
+        &[],
+        "capture started",
+    );
+    let mut g = c.monitor(
+        &[
+            "--selector",
+            "app=web",
+            "--block-external",
+            "--cluster-cidrs",
+            CLUSTER,
+        ],
+        &[],
+    );
+    g.wait_stderr("guarding pod default/web-a", Duration::from_secs(5));
+    let a = udp_client(&c.a.ns, "0.0.0.0:41501");
+    for _ in 0..3 {
+        assert!(!udp_delivered(&a, &udp_ext, &v4(EXT4, 5353), b"out"));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = g.stop();
+    let (out, _) = capture.stop();
+    let records: Vec<Value> = out
+        .iter()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let flow = records
+        .iter()
+        .find(|r| r["SrcPort"] == 41501 && r["DstAddr"] == EXT4)
+        .unwrap_or_else(|| panic!("no record of the blocked flow in {records:?}"));
+    assert_eq!(flow["PktDropPackets"], 3, "{flow}");
+    assert_eq!(
+        flow["PktDropLatestDropCause"], "NETWARDEN_POD_GUARD_BLOCKED",
+        "{flow}"
+    );
+}
