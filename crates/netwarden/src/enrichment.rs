@@ -93,8 +93,14 @@ impl Enricher {
         self.index = index;
     }
 
-    /// Picks up file changes and API changes (cheap when nothing changed).
-    pub fn refresh(&mut self) {
+    /// The index as last built.
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Picks up file changes and API changes (cheap when nothing changed); true when the index
+    /// was rebuilt.
+    pub fn refresh(&mut self) -> bool {
         let mut changed = false;
         if let Some(w) = &mut self.file {
             // On a bad file the watcher warns once and we keep the previous index.
@@ -113,6 +119,7 @@ impl Enricher {
         if changed {
             self.rebuild();
         }
+        changed
     }
 
     pub fn enrich(&self, rec: &mut FlowRecord) {

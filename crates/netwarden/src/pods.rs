@@ -10,17 +10,18 @@
 //! whose IP routes to a local interface; relabelled, restarted, moved and new pods are followed
 //! within a second.
 
+use crate::enrichment::{Enricher, InventorySources};
 use crate::run_loop;
 use anyhow::{bail, Context};
 use netwarden_datapath::podguard::{
     GuardedPod, PodChange, PodGuard, PodGuardEvent, PodGuardOptions, PodRef,
 };
-use netwarden_inventory::{EndpointKind, FileWatcher, Index};
+use netwarden_inventory::{EndpointKind, Index};
 use netwarden_policy::podguard::{Mode, PodGuardPolicy, PodGuardSpec, SelectorSpec, Timestamp};
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tracing::{debug, info, warn};
@@ -51,8 +52,11 @@ pub enum PodsCommand {
 #[derive(clap::Args, Debug)]
 pub struct MonitorArgs {
     /// Inventory file (Kubernetes Pod objects with labels and IPs), re-read when it changes.
-    #[arg(long, value_name = "FILE")]
-    inventory: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "kubernetes")]
+    inventory: Option<PathBuf>,
+    /// Take the pods from the cluster's API (in-cluster config or KUBECONFIG), as well.
+    #[arg(long)]
+    kubernetes: bool,
     /// Label selector of the pods to guard, e.g. 'app=web,tier in (a,b),!legacy' ("" selects
     /// every pod).
     #[arg(long, value_name = "SELECTOR", env = "POD_SELECTOR")]
@@ -226,20 +230,11 @@ impl EventOut {
     }
 }
 
-fn load_index(watcher: &mut FileWatcher) -> Option<Index> {
-    let (snapshot, problems) = watcher.poll()?;
-    for p in &problems {
-        warn!("inventory: {p}");
-    }
-    Some(Index::build(&snapshot).0)
-}
-
-/// The pod guard following an inventory file: what `pods monitor` and the agent run.
+/// The pod guard following the inventory (file and/or API): what `pods monitor` and the agent run.
 pub struct Follower {
     guard: PodGuard,
     policy: PodGuardPolicy,
-    watcher: FileWatcher,
-    index: Index,
+    inventory: Enricher,
     node: Option<String>,
     next_sync: Instant,
 }
@@ -249,16 +244,11 @@ impl Follower {
     /// guards its pods.
     pub fn start(
         policy: PodGuardPolicy,
-        inventory: &Path,
+        sources: &InventorySources,
         node: Option<String>,
     ) -> anyhow::Result<Self> {
-        let mut watcher = FileWatcher::new(inventory);
-        let index = match load_index(&mut watcher) {
-            Some(index) => index,
-            None => match watcher.last_error() {
-                Some(e) => bail!("inventory: {e}"),
-                None => Index::default(),
-            },
+        let Some(inventory) = Enricher::start(sources)? else {
+            bail!("the pod guard needs an inventory: a file (--inventory) or the cluster's API (--kubernetes)");
         };
         let opts = PodGuardOptions {
             events_per_sec: policy.events_per_sec,
@@ -272,8 +262,7 @@ impl Follower {
         let mut me = Follower {
             guard,
             policy,
-            watcher,
-            index,
+            inventory,
             node,
             next_sync: Instant::now(),
         };
@@ -291,11 +280,9 @@ impl Follower {
     }
 
     fn sync(&mut self) -> anyhow::Result<()> {
-        if let Some(new) = load_index(&mut self.watcher) {
-            self.index = new;
-        }
+        self.inventory.refresh();
         let pods = targets(
-            &self.index,
+            self.inventory.index(),
             &self.policy,
             self.node.as_deref(),
             Timestamp::now(),
@@ -340,7 +327,11 @@ impl Follower {
 fn monitor(args: MonitorArgs) -> anyhow::Result<()> {
     let policy = policy(&args)?;
     let stop = run_loop::stop_on_signals()?;
-    let mut follower = Follower::start(policy, &args.inventory, args.node_name.clone())?;
+    let sources = InventorySources {
+        file: args.inventory.clone(),
+        kubernetes: args.kubernetes,
+    };
+    let mut follower = Follower::start(policy, &sources, args.node_name.clone())?;
     let mut out = EventOut {
         out: std::io::LineWriter::new(std::io::stdout()),
         json: args.json,

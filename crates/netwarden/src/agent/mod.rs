@@ -78,13 +78,13 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let enricher = crate::enrichment::Enricher::start(&crate::enrichment::InventorySources {
+    let sources = crate::enrichment::InventorySources {
         file: cfg.inventory.file.clone(),
         kubernetes: cfg.inventory.kubernetes,
-    })?;
+    };
+    let enricher = crate::enrichment::Enricher::start(&sources)?;
     let podguard = if cfg.pod_guard.enabled {
-        let inventory = cfg.inventory.file.as_deref();
-        let pg = podguard::AgentPodGuard::start(&cfg.pod_guard, inventory)?;
+        let pg = podguard::AgentPodGuard::start(&cfg.pod_guard, &sources)?;
         metrics.register_pod_guard(pg.totals.clone());
         Some(pg)
     } else {

@@ -9,7 +9,7 @@ use netwarden_datapath::podguard::PodGuardEvent;
 use netwarden_policy::podguard::{PodGuardSpec, SelectorSpec};
 use serde::Deserialize;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use tracing::{error, info, warn};
 
@@ -17,7 +17,8 @@ use tracing::{error, info, warn};
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PodGuardSection {
-    /// Default false. Needs `inventory.file` (the pods, their labels and IPs).
+    /// Default false. Needs `inventory.file` or `inventory.kubernetes` (the pods, their labels and
+    /// IPs).
     pub enabled: bool,
     /// Tried in order; the first that matches a pod decides its mode. Default none.
     pub selectors: Vec<SelectorSpec>,
@@ -74,10 +75,15 @@ pub struct AgentPodGuard {
 }
 
 impl AgentPodGuard {
-    pub fn start(section: &PodGuardSection, inventory: Option<&Path>) -> anyhow::Result<Self> {
-        let Some(inventory) = inventory else {
-            anyhow::bail!("pod_guard.enabled needs inventory.file (the pods and their labels)");
-        };
+    pub fn start(
+        section: &PodGuardSection,
+        inventory: &crate::enrichment::InventorySources,
+    ) -> anyhow::Result<Self> {
+        if inventory.file.is_none() && !inventory.kubernetes {
+            anyhow::bail!(
+                "pod_guard.enabled needs inventory.file or inventory.kubernetes (the pods and their labels)"
+            );
+        }
         let spec = PodGuardSpec {
             selectors: section.selectors.clone(),
             cluster_cidrs: section.cluster_cidrs.clone(),
