@@ -1054,3 +1054,111 @@ fn blocked_traffic_shows_on_the_pods_flows_as_a_netwarden_drop() {
         "{flow}"
     );
 }
+
+#[test]
+fn lab_pods_are_monitored_and_blocked_on_their_bridge_ports() {
+    use netwarden_lab::{Lab, LabOptions, LabSpec};
+    let tag = unique_tag();
+    let octet = 100 + (std::process::id() % 100) as u8;
+    let inventory = format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{namespace: shop, name: web, labels: {{app: web}}}}
+status: {{phase: Running, podIP: 10.236.{octet}.10, podIPs: [{{ip: 10.236.{octet}.10}}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{namespace: shop, name: db, labels: {{app: db}}}}
+spec: {{containers: [{{name: c, ports: [{{containerPort: 5432, protocol: TCP}}]}}]}}
+status: {{phase: Running, podIP: 10.236.{octet}.11, podIPs: [{{ip: 10.236.{octet}.11}}]}}
+"#
+    );
+    let lab = Lab::up(
+        &LabSpec::from_yaml(&inventory).unwrap(),
+        LabOptions {
+            name: Some(format!("guard-{tag}")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let file = std::env::temp_dir().join(format!("nw-guard-lab-{tag}.yaml"));
+    std::fs::write(&file, &inventory).unwrap();
+    let db = format!("10.236.{octet}.11");
+    let reach = |dst: String| {
+        lab.run("shop/web", move || {
+            TcpStream::connect_timeout(
+                &format!("{dst}:5432").parse().unwrap(),
+                Duration::from_millis(500),
+            )
+            .is_ok()
+        })
+        .unwrap()
+    };
+    assert!(reach(db.clone()));
+    // The node learns a bridged pod's MAC from traffic with it (bridge CNIs are found that way).
+    let pinged = lab
+        .command("shop/web", "ping")
+        .unwrap()
+        .args(["-c", "1", "-W", "1", &format!("10.236.{octet}.1")])
+        .status()
+        .unwrap();
+    assert!(pinged.success());
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args([
+        "pods",
+        "monitor",
+        "--inventory",
+        file.to_str().unwrap(),
+        "--selector",
+        "app=web",
+        "--block-external",
+        "--cluster-cidrs",
+        &format!("10.236.{octet}.0/24"),
+        "--json",
+    ])
+    .env("NETWARDEN_LOG", "info");
+    let mut g = Guard::spawn(cmd);
+    g.wait_stderr("guarding pod shop/web", Duration::from_secs(10));
+    assert!(reach(db.clone()), "in-cluster traffic passes");
+    let outside = lab.run("shop/web", || {
+        let u = UdpSocket::bind("0.0.0.0:42001").unwrap();
+        // TTL 1: were it not dropped, it would die at the node anyway.
+        u.set_ttl(1).unwrap();
+        u.send_to(b"out", "203.0.113.7:53").unwrap();
+    });
+    outside.unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let (out, _) = g.stop();
+    let _ = std::fs::remove_file(&file);
+    let all = events(&out);
+    assert_eq!(
+        matching(
+            &all,
+            &[
+                ("pod", "web".into()),
+                ("kind", "new-connection".into()),
+                ("dstPort", 5432.into())
+            ]
+        )
+        .len(),
+        1,
+        "{}",
+        dump(&all)
+    );
+    assert_eq!(
+        matching(
+            &all,
+            &[
+                ("pod", "web".into()),
+                ("verdict", "BLOCKED".into()),
+                ("dstAddr", "203.0.113.7".into())
+            ]
+        )
+        .len(),
+        1,
+        "{}",
+        dump(&all)
+    );
+    drop(lab);
+}
