@@ -2,4 +2,5 @@
 //! kernel maps.
 
 pub mod firewall;
+pub mod netpol;
 pub mod podguard;

@@ -10,6 +10,7 @@ mod fw;
 mod lab;
 mod output;
 mod pods;
+mod policy;
 mod run_loop;
 
 use clap::{Parser, Subcommand};
@@ -49,6 +50,9 @@ enum Command {
     /// The pod network access monitor: new connections and blocked packets of selected pods.
     #[command(subcommand)]
     Pods(pods::PodsCommand),
+    /// Network-policy engine: explain a connection's verdict, or validate policy files.
+    #[command(subcommand)]
+    Policy(policy::PolicyCommand),
 }
 
 fn main() -> ExitCode {
@@ -69,6 +73,7 @@ fn main() -> ExitCode {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Lab(cmd) => lab::run(cmd),
         Command::Pods(cmd) => pods::run(cmd),
+        Command::Policy(cmd) => policy::run(cmd),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,528 @@
+//! The evaluator: which tier decides a connection, per direction, and with which events.
+//!
+//! Per direction (egress at the source pod, ingress at the destination pod) the tiers run as the
+//! APIs define them:
+//! 1. AdminNetworkPolicies by ascending priority, each rule in order; the first matching rule
+//!    decides (`Allow`, `Deny`) or skips the rest of the tier (`Pass`).
+//! 2. NetworkPolicies: a pod selected by any policy of that direction is isolated, and the union
+//!    of their rules allows; nothing allows it: dropped ("network policies isolation").
+//! 3. The BaselineAdminNetworkPolicy, only when no NetworkPolicy isolates the pod.
+//! 4. Default allow (no event).
+//!
+//! Egress that the pod tiers allow and that leaves the cluster (the destination is no pod) then
+//! meets the source namespace's EgressFirewall: its first matching rule decides, none allows.
+//! The ingress direction is only evaluated when the packet gets there (egress allowed).
+
+use std::net::IpAddr;
+
+use super::cidr::Cidr;
+use super::event::{Action, Direction, EventType, NetworkEvent};
+use super::load::PolicySet;
+use super::model::{Connection, Endpoint, Inventory, NodeInfo, PodInfo, Protocol};
+use super::objects::{
+    AdminNetworkPolicy, AdminPeer, AdminPods, AdminPort, AdminSubject, EgressFirewall, IntOrString,
+    NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort,
+};
+
+/// Most events one flow carries (NetObserv keeps four).
+pub const MAX_EVENTS: usize = 4;
+
+/// Whether the connection gets through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Verdict {
+    /// It does.
+    Allowed,
+    /// A tier drops it.
+    Dropped,
+}
+
+/// The decision of one direction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectionVerdict {
+    /// Egress (at the source pod, EgressFirewall included) or ingress (at the destination pod).
+    pub direction: Direction,
+    /// Its verdict.
+    pub verdict: Verdict,
+    /// The deciding events, in decision order (empty: default allow).
+    pub events: Vec<NetworkEvent>,
+}
+
+/// The whole answer for a connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Explanation {
+    /// Allowed only when every evaluated direction allows.
+    pub verdict: Verdict,
+    /// Egress at the source; `None` when the source is not a pod.
+    pub egress: Option<DirectionVerdict>,
+    /// Ingress at the destination; `None` when it is not a pod or egress dropped the packet.
+    pub ingress: Option<DirectionVerdict>,
+    /// The flow's events: egress then ingress, at most [`MAX_EVENTS`].
+    pub events: Vec<NetworkEvent>,
+}
+
+/// A connection the engine cannot place.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExplainError {
+    /// `NS/POD` names no pod of the inventory.
+    #[error("no pod {namespace}/{name} in the inventory")]
+    UnknownPod {
+        /// Namespace.
+        namespace: String,
+        /// Name.
+        name: String,
+    },
+}
+
+/// One end, placed in the inventory.
+#[derive(Debug, Clone, Copy)]
+enum Place<'a> {
+    /// A pod; its address when it has one.
+    Pod(&'a PodInfo, Option<IpAddr>),
+    /// A node address.
+    Node(&'a NodeInfo, IpAddr),
+    /// Outside the cluster.
+    External(IpAddr),
+}
+
+impl Place<'_> {
+    fn ip(&self) -> Option<IpAddr> {
+        match *self {
+            Place::Pod(_, ip) => ip,
+            Place::Node(_, ip) | Place::External(ip) => Some(ip),
+        }
+    }
+}
+
+/// What a tier needs: the inventory, the connection and the two ends.
+struct Ctx<'a> {
+    inv: &'a Inventory,
+    conn: &'a Connection,
+    /// The pod the direction's policies apply to.
+    subject: &'a PodInfo,
+    /// The other end.
+    peer: Place<'a>,
+    /// The destination pod (for named ports), if any.
+    dst_pod: Option<&'a PodInfo>,
+    direction: Direction,
+}
+
+/// Explains `conn` under `policies`.
+pub fn explain(
+    inv: &Inventory,
+    policies: &PolicySet,
+    conn: &Connection,
+) -> Result<Explanation, ExplainError> {
+    let src = place(inv, &conn.src)?;
+    let dst = place(inv, &conn.dst)?;
+    let dst_pod = match dst {
+        Place::Pod(p, _) => Some(p),
+        _ => None,
+    };
+    let egress = match src {
+        Place::Pod(pod, _) => {
+            let ctx = Ctx {
+                inv,
+                conn,
+                subject: pod,
+                peer: dst,
+                dst_pod,
+                direction: Direction::Egress,
+            };
+            let mut d = decide(&ctx, policies);
+            if d.verdict == Verdict::Allowed && dst_pod.is_none() {
+                egress_firewall(&ctx, policies, &mut d);
+            }
+            Some(d)
+        }
+        _ => None,
+    };
+    let reached = egress
+        .as_ref()
+        .is_none_or(|e| e.verdict == Verdict::Allowed);
+    let ingress = match dst {
+        Place::Pod(pod, _) if reached => {
+            let ctx = Ctx {
+                inv,
+                conn,
+                subject: pod,
+                peer: src,
+                dst_pod,
+                direction: Direction::Ingress,
+            };
+            Some(decide(&ctx, policies))
+        }
+        _ => None,
+    };
+    let verdict = if [&egress, &ingress]
+        .iter()
+        .any(|d| d.as_ref().is_some_and(|d| d.verdict == Verdict::Dropped))
+    {
+        Verdict::Dropped
+    } else {
+        Verdict::Allowed
+    };
+    let events = egress
+        .iter()
+        .chain(ingress.iter())
+        .flat_map(|d| d.events.iter().cloned())
+        .take(MAX_EVENTS)
+        .collect();
+    Ok(Explanation {
+        verdict,
+        egress,
+        ingress,
+        events,
+    })
+}
+
+fn place<'a>(inv: &'a Inventory, e: &Endpoint) -> Result<Place<'a>, ExplainError> {
+    match e {
+        Endpoint::Pod { namespace, name } => inv
+            .pod(namespace, name)
+            .map(|p| Place::Pod(p, p.ips.first().copied()))
+            .ok_or_else(|| ExplainError::UnknownPod {
+                namespace: namespace.clone(),
+                name: name.clone(),
+            }),
+        Endpoint::Ip(ip) => Ok(if let Some(p) = inv.pod_by_ip(*ip) {
+            Place::Pod(p, Some(*ip))
+        } else if let Some(n) = inv.node_by_ip(*ip) {
+            Place::Node(n, *ip)
+        } else {
+            Place::External(*ip)
+        }),
+    }
+}
+
+/// Runs the ANP, NetworkPolicy and BANP tiers for one direction.
+fn decide(ctx: &Ctx<'_>, policies: &PolicySet) -> DirectionVerdict {
+    let mut events = Vec::new();
+    let done = |verdict, events| DirectionVerdict {
+        direction: ctx.direction,
+        verdict,
+        events,
+    };
+
+    // Tier 1: sorted by priority at load time.
+    'anp: for anp in &policies.admin_network_policies {
+        if !subject_matches(ctx, &anp.spec.subject) {
+            continue;
+        }
+        if let Some(action) = admin_decision(ctx, anp) {
+            events.push(event(
+                ctx,
+                action,
+                EventType::AdminNetworkPolicy,
+                &anp.metadata.name,
+                "",
+            ));
+            match action {
+                Action::Allow => return done(Verdict::Allowed, events),
+                Action::Drop => return done(Verdict::Dropped, events),
+                Action::Pass => break 'anp,
+            }
+        }
+    }
+
+    // Tier 2.
+    let mut selecting: Vec<&NetworkPolicy> = policies
+        .network_policies
+        .iter()
+        .filter(|np| np_selects(ctx, np))
+        .collect();
+    if !selecting.is_empty() {
+        selecting.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        let ns = ctx.subject.namespace.as_str();
+        return match selecting.iter().find(|np| np_allows(ctx, np)) {
+            Some(np) => {
+                events.push(event(
+                    ctx,
+                    Action::Allow,
+                    EventType::NetworkPolicy,
+                    &np.metadata.name,
+                    ns,
+                ));
+                done(Verdict::Allowed, events)
+            }
+            None => {
+                events.push(event(ctx, Action::Drop, EventType::NetpolNamespace, "", ns));
+                done(Verdict::Dropped, events)
+            }
+        };
+    }
+
+    // Tier 3.
+    if let Some(banp) = &policies.baseline {
+        if subject_matches(ctx, &banp.spec.subject) {
+            if let Some(action) = admin_decision(ctx, banp) {
+                let name = &banp.metadata.name;
+                events.push(event(
+                    ctx,
+                    action,
+                    EventType::BaselineAdminNetworkPolicy,
+                    name,
+                    "",
+                ));
+                let verdict = if action == Action::Drop {
+                    Verdict::Dropped
+                } else {
+                    Verdict::Allowed
+                };
+                return done(verdict, events);
+            }
+        }
+    }
+    done(Verdict::Allowed, events)
+}
+
+fn event(
+    ctx: &Ctx<'_>,
+    action: Action,
+    kind: EventType,
+    name: &str,
+    namespace: &str,
+) -> NetworkEvent {
+    NetworkEvent {
+        action,
+        kind,
+        name: name.to_string(),
+        namespace: namespace.to_string(),
+        direction: Some(ctx.direction),
+    }
+}
+
+// ------------------------------------------------------------------------------ NetworkPolicy
+
+/// Whether `np` isolates the subject pod in this direction.
+fn np_selects(ctx: &Ctx<'_>, np: &NetworkPolicy) -> bool {
+    let dir = match ctx.direction {
+        Direction::Ingress => "Ingress",
+        Direction::Egress => "Egress",
+    };
+    let applies = match &np.spec.policy_types {
+        Some(types) => types.iter().any(|t| t == dir),
+        // The API server's defaulting: Ingress always, Egress when there are egress rules.
+        None => ctx.direction == Direction::Ingress || !np.spec.egress.is_empty(),
+    };
+    applies
+        && np.metadata.namespace.as_deref() == Some(ctx.subject.namespace.as_str())
+        && np.spec.pod_selector.matches(&ctx.subject.labels)
+}
+
+/// Whether a rule of `np` (for this direction) allows the connection.
+fn np_allows(ctx: &Ctx<'_>, np: &NetworkPolicy) -> bool {
+    let ns = np.metadata.namespace.as_deref().unwrap_or("default");
+    let rules: Vec<(&[NetworkPolicyPeer], &[NetworkPolicyPort])> = match ctx.direction {
+        Direction::Ingress => np
+            .spec
+            .ingress
+            .iter()
+            .map(|r| (&r.from[..], &r.ports[..]))
+            .collect(),
+        Direction::Egress => np
+            .spec
+            .egress
+            .iter()
+            .map(|r| (&r.to[..], &r.ports[..]))
+            .collect(),
+    };
+    rules.iter().any(|(peers, ports)| {
+        // Empty lists mean "every peer" and "every port".
+        (peers.is_empty() || peers.iter().any(|p| np_peer_matches(ctx, ns, p)))
+            && (ports.is_empty() || ports.iter().any(|p| np_port_matches(ctx, p)))
+    })
+}
+
+fn np_peer_matches(ctx: &Ctx<'_>, policy_ns: &str, peer: &NetworkPolicyPeer) -> bool {
+    if let Some(block) = &peer.ip_block {
+        // Validated at load time, so parse failures cannot happen here; treat them as no match.
+        let Some(ip) = ctx.peer.ip() else {
+            return false;
+        };
+        let inside = |c: &str| c.parse::<Cidr>().is_ok_and(|c| c.contains(ip));
+        return inside(&block.cidr) && !block.except.iter().any(|e| inside(e));
+    }
+    let Place::Pod(pod, _) = ctx.peer else {
+        return false;
+    };
+    // Both selectors set: AND (pods matching podSelector in namespaces matching
+    // namespaceSelector); podSelector alone: the policy's namespace.
+    let ns_ok = match &peer.namespace_selector {
+        Some(sel) => sel.matches(&ctx.inv.namespace_labels(&pod.namespace)),
+        None => pod.namespace == policy_ns,
+    };
+    ns_ok
+        && peer
+            .pod_selector
+            .as_ref()
+            .is_none_or(|s| s.matches(&pod.labels))
+}
+
+fn np_port_matches(ctx: &Ctx<'_>, p: &NetworkPolicyPort) -> bool {
+    let proto = p
+        .protocol
+        .as_deref()
+        .map_or(Ok(Protocol::Tcp), str::parse::<Protocol>);
+    if proto != Ok(ctx.conn.protocol) {
+        return false;
+    }
+    let port = i64::from(ctx.conn.port);
+    match &p.port {
+        None => true,
+        Some(IntOrString::Int(n)) => (*n..=p.end_port.unwrap_or(*n)).contains(&port),
+        Some(IntOrString::String(name)) => named_port_is(ctx, name),
+    }
+}
+
+/// Whether the destination pod has a container port `name` with the connection's protocol and
+/// port (named ports are always resolved on the destination).
+fn named_port_is(ctx: &Ctx<'_>, name: &str) -> bool {
+    ctx.dst_pod.is_some_and(|pod| {
+        pod.named_ports.iter().any(|np| {
+            np.name == name && np.protocol == ctx.conn.protocol && np.port == ctx.conn.port
+        })
+    })
+}
+
+// ----------------------------------------------------------------------------------- ANP/BANP
+
+fn subject_matches(ctx: &Ctx<'_>, subject: &AdminSubject) -> bool {
+    let pod = ctx.subject;
+    match (&subject.namespaces, &subject.pods) {
+        (Some(ns), _) => ns.matches(&ctx.inv.namespace_labels(&pod.namespace)),
+        (None, Some(pods)) => admin_pods_match(ctx.inv, pods, pod),
+        (None, None) => false,
+    }
+}
+
+fn admin_pods_match(inv: &Inventory, pods: &AdminPods, pod: &PodInfo) -> bool {
+    pods.namespace_selector
+        .matches(&inv.namespace_labels(&pod.namespace))
+        && pods.pod_selector.matches(&pod.labels)
+}
+
+/// The action of the first rule of `anp` (this direction) that matches, as an event action.
+fn admin_decision(ctx: &Ctx<'_>, anp: &AdminNetworkPolicy) -> Option<Action> {
+    let rules = match ctx.direction {
+        Direction::Ingress => &anp.spec.ingress,
+        Direction::Egress => &anp.spec.egress,
+    };
+    rules
+        .iter()
+        .find(|r| {
+            let peers = match ctx.direction {
+                Direction::Ingress => &r.from,
+                Direction::Egress => &r.to,
+            };
+            peers.iter().any(|p| admin_peer_matches(ctx, p))
+                && r.ports
+                    .as_ref()
+                    .is_none_or(|ports| ports.iter().any(|p| admin_port_matches(ctx, p)))
+        })
+        .map(|r| match r.action.as_str() {
+            "Allow" => Action::Allow,
+            "Pass" => Action::Pass,
+            _ => Action::Drop,
+        })
+}
+
+fn admin_peer_matches(ctx: &Ctx<'_>, peer: &AdminPeer) -> bool {
+    if let Some(networks) = &peer.networks {
+        let Some(ip) = ctx.peer.ip() else {
+            return false;
+        };
+        return networks
+            .iter()
+            .any(|n| n.parse::<Cidr>().is_ok_and(|c| c.contains(ip)));
+    }
+    if let Some(nodes) = &peer.nodes {
+        return matches!(ctx.peer, Place::Node(node, _) if nodes.matches(&node.labels));
+    }
+    let Place::Pod(pod, _) = ctx.peer else {
+        return false;
+    };
+    match (&peer.namespaces, &peer.pods) {
+        (Some(ns), _) => ns.matches(&ctx.inv.namespace_labels(&pod.namespace)),
+        (None, Some(pods)) => admin_pods_match(ctx.inv, pods, pod),
+        (None, None) => false,
+    }
+}
+
+fn admin_port_matches(ctx: &Ctx<'_>, p: &AdminPort) -> bool {
+    let proto_is = |p: &Option<String>| {
+        p.as_deref()
+            .map_or(Ok(Protocol::Tcp), str::parse::<Protocol>)
+            == Ok(ctx.conn.protocol)
+    };
+    let port = i64::from(ctx.conn.port);
+    if let Some(n) = &p.port_number {
+        return proto_is(&n.protocol) && n.port == port;
+    }
+    if let Some(r) = &p.port_range {
+        return proto_is(&r.protocol) && (r.start..=r.end).contains(&port);
+    }
+    p.named_port
+        .as_deref()
+        .is_some_and(|name| named_port_is(ctx, name))
+}
+
+// ------------------------------------------------------------------------------ EgressFirewall
+
+/// Applies the source namespace's EgressFirewall to egress leaving the cluster.
+fn egress_firewall(ctx: &Ctx<'_>, policies: &PolicySet, d: &mut DirectionVerdict) {
+    let ns = ctx.subject.namespace.as_str();
+    let Some(ef) = policies
+        .egress_firewalls
+        .iter()
+        .find(|ef| ef.metadata.namespace.as_deref() == Some(ns))
+    else {
+        return;
+    };
+    if let Some(allow) = ef_decision(ctx, ef) {
+        d.events.push(NetworkEvent {
+            action: if allow { Action::Allow } else { Action::Drop },
+            kind: EventType::EgressFirewall,
+            name: String::new(),
+            namespace: ns.to_string(),
+            // OVN-Kubernetes' egress firewall events carry no direction.
+            direction: None,
+        });
+        if !allow {
+            d.verdict = Verdict::Dropped;
+        }
+    }
+}
+
+/// `Some(true)`: the first matching rule allows; `Some(false)`: it denies; `None`: no rule
+/// matches (allowed, no event).
+fn ef_decision(ctx: &Ctx<'_>, ef: &EgressFirewall) -> Option<bool> {
+    let ip = ctx.peer.ip();
+    ef.spec
+        .egress
+        .iter()
+        .find(|r| {
+            let to = match (&r.to.cidr_selector, &r.to.dns_name) {
+                (Some(c), _) => {
+                    ip.is_some_and(|ip| c.parse::<Cidr>().is_ok_and(|c| c.contains(ip)))
+                }
+                (None, Some(name)) => ctx.conn.dst_dns_names.iter().any(|n| dns_matches(name, n)),
+                (None, None) => false,
+            };
+            to && (r.ports.is_empty()
+                || r.ports.iter().any(|p| {
+                    p.protocol.parse::<Protocol>() == Ok(ctx.conn.protocol)
+                        && p.port.is_none_or(|n| n == i64::from(ctx.conn.port))
+                }))
+        })
+        .map(|r| r.kind == "Allow")
+}
+
+/// `pattern` (`example.com`, `*.example.com`) against a name, ignoring case and final dots.
+fn dns_matches(pattern: &str, name: &str) -> bool {
+    let norm = |s: &str| s.trim_end_matches('.').to_ascii_lowercase();
+    let (pattern, name) = (norm(pattern), norm(name));
+    match pattern.strip_prefix("*.") {
+        Some(suffix) => name.len() > suffix.len() + 1 && name.ends_with(&format!(".{suffix}")),
+        None => pattern == name,
+    }
+}
