@@ -5,6 +5,9 @@ use anyhow::Context;
 use netwarden_inventory::kube_source::KubeWatcher;
 use netwarden_inventory::{enrich, FileWatcher, Index, InventoryProblem, Severity, Snapshot};
 use netwarden_model::FlowRecord;
+use netwarden_policy::netpol::{self, Connection, Endpoint, Inventory, PolicySet, Protocol};
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use tracing::{info, warn};
 
@@ -14,9 +17,44 @@ pub struct InventorySources {
     pub file: Option<PathBuf>,
     /// Watch the cluster's API (in-cluster config or KUBECONFIG).
     pub kubernetes: bool,
+    /// NetworkPolicy / AdminNetworkPolicy / BaselineAdminNetworkPolicy / EgressFirewall files or
+    /// directories: every flow gets the network events the policies decide (audit mode).
+    pub policies: Vec<PathBuf>,
+}
+
+/// The policies in force for audit mode, with what they were read from.
+struct Policies {
+    paths: Vec<PathBuf>,
+    /// Modification times seen at the last read, to notice edits.
+    stamps: Vec<Option<std::time::SystemTime>>,
+    set: PolicySet,
+    inventory: Inventory,
+    /// Events per connection (source, destination, protocol, port), until pods or policies change.
+    cache: HashMap<(IpAddr, IpAddr, u8, u16), Vec<serde_json::Value>>,
+}
+
+/// Cached connections at most; beyond, the cache starts over (bounded memory).
+const EVENT_CACHE_MAX: usize = 100_000;
+
+fn policy_stamps(paths: &[PathBuf]) -> Vec<Option<std::time::SystemTime>> {
+    let mut out = Vec::new();
+    for p in paths {
+        out.push(std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        if let Ok(rd) = std::fs::read_dir(p) {
+            let mut files: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+            files.sort();
+            out.extend(
+                files
+                    .iter()
+                    .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok()),
+            );
+        }
+    }
+    out
 }
 
 pub struct Enricher {
+    policies: Option<Policies>,
     file: Option<FileWatcher>,
     kube: Option<(
         tokio::runtime::Runtime,
@@ -40,9 +78,30 @@ impl Enricher {
     /// Loads the sources once; a file that cannot be read at start is an error.
     pub fn start(sources: &InventorySources) -> anyhow::Result<Option<Self>> {
         if sources.file.is_none() && !sources.kubernetes {
+            if !sources.policies.is_empty() {
+                anyhow::bail!(
+                    "network events need an inventory (the pods the policies select): give an inventory file or the cluster's API"
+                );
+            }
             return Ok(None);
         }
+        let policies = if sources.policies.is_empty() {
+            None
+        } else {
+            let (set, problems) = crate::policy::load_policies(&sources.policies)?;
+            for p in &problems {
+                warn!("policies: {p}");
+            }
+            Some(Policies {
+                paths: sources.policies.clone(),
+                stamps: policy_stamps(&sources.policies),
+                set,
+                inventory: Inventory::default(),
+                cache: HashMap::new(),
+            })
+        };
         let mut me = Self {
+            policies,
             file: None,
             kube: None,
             file_snapshot: Snapshot::default(),
@@ -91,6 +150,10 @@ impl Enricher {
         report(&problems);
         info!(endpoints = index.len(), "inventory index built");
         self.index = index;
+        if let Some(p) = &mut self.policies {
+            p.inventory = crate::policy::to_inventory(&snapshot);
+            p.cache.clear();
+        }
     }
 
     /// The index as last built.
@@ -116,13 +179,66 @@ impl Enricher {
                 changed = true;
             }
         }
+        if let Some(p) = &mut self.policies {
+            let stamps = policy_stamps(&p.paths);
+            if stamps != p.stamps {
+                p.stamps = stamps;
+                match crate::policy::load_policies(&p.paths) {
+                    Ok((set, problems)) => {
+                        for pr in &problems {
+                            warn!("policies: {pr}");
+                        }
+                        info!("policies reloaded");
+                        p.set = set;
+                        p.cache.clear();
+                    }
+                    Err(e) => warn!("policies: {e:#}; keeping the previous ones"),
+                }
+            }
+        }
         if changed {
             self.rebuild();
         }
         changed
     }
 
-    pub fn enrich(&self, rec: &mut FlowRecord) {
+    pub fn enrich(&mut self, rec: &mut FlowRecord) {
         enrich(rec, &self.index);
+        if let Some(p) = &mut self.policies {
+            rec.network_events = network_events(p, rec);
+        }
     }
+}
+
+/// The events the policies decide for the record's connection (audit mode), cached per connection.
+fn network_events(p: &mut Policies, rec: &FlowRecord) -> Vec<serde_json::Value> {
+    let (Some(src), Some(dst), Some(port)) = (rec.src_addr, rec.dst_addr, rec.dst_port) else {
+        return Vec::new();
+    };
+    let protocol = match rec.proto {
+        6 => Protocol::Tcp,
+        17 => Protocol::Udp,
+        132 => Protocol::Sctp,
+        _ => return Vec::new(),
+    };
+    let key = (src, dst, rec.proto, port);
+    if let Some(events) = p.cache.get(&key) {
+        return events.clone();
+    }
+    let conn = Connection {
+        src: Endpoint::Ip(src),
+        dst: Endpoint::Ip(dst),
+        protocol,
+        port,
+        dst_dns_names: Vec::new(),
+    };
+    let events: Vec<serde_json::Value> = match netpol::explain(&p.inventory, &p.set, &conn) {
+        Ok(answer) => answer.events.iter().map(|e| e.to_json()).collect(),
+        Err(_) => Vec::new(),
+    };
+    if p.cache.len() >= EVENT_CACHE_MAX {
+        p.cache.clear();
+    }
+    p.cache.insert(key, events.clone());
+    events
 }

@@ -330,6 +330,7 @@ fn monitor(args: MonitorArgs) -> anyhow::Result<()> {
     let sources = InventorySources {
         file: args.inventory.clone(),
         kubernetes: args.kubernetes,
+        policies: Vec::new(),
     };
     let mut follower = Follower::start(policy, &sources, args.node_name.clone())?;
     let mut out = EventOut {

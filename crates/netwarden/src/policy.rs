@@ -137,7 +137,7 @@ fn parse_port(text: &str) -> Result<(u16, Protocol), String> {
 }
 
 /// Reads every file (directories: their *.yaml, *.yml, *.json, sorted by name).
-fn load_policies(paths: &[PathBuf]) -> anyhow::Result<(PolicySet, Vec<PolicyProblem>)> {
+pub fn load_policies(paths: &[PathBuf]) -> anyhow::Result<(PolicySet, Vec<PolicyProblem>)> {
     let mut loader = PolicyLoader::new();
     for path in paths {
         for file in policy_files(path)? {
@@ -169,7 +169,7 @@ fn policy_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// The engine's inventory from the inventory crate's Kubernetes objects.
-fn to_inventory(snapshot: &Snapshot) -> Inventory {
+pub fn to_inventory(snapshot: &Snapshot) -> Inventory {
     let labels = |m: &Option<BTreeMap<String, String>>| m.clone().unwrap_or_default();
     let pods = snapshot
         .pods

@@ -208,3 +208,90 @@ fn lab_flows_name_pods_services_external_and_host_network_ends() {
     assert_eq!(to_node["DstK8S_Name"], format!("node-{tag}"));
     drop(lab);
 }
+
+#[test]
+fn lab_flows_carry_the_network_events_of_the_example_policies() {
+    use netwarden_lab::{Lab, LabOptions, LabSpec};
+    let tag = unique_tag();
+    let octet = 100 + (std::process::id() % 100) as u8;
+    let inventory = format!(
+        r#"
+apiVersion: v1
+kind: Namespace
+metadata: {{name: iperf}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{namespace: iperf, name: iperf3-server, labels: {{app: iperf3-server}}}}
+spec: {{containers: [{{name: c, ports: [{{containerPort: 5201, protocol: TCP}}]}}]}}
+status: {{phase: Running, podIP: 10.237.{octet}.10, podIPs: [{{ip: 10.237.{octet}.10}}]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {{namespace: iperf, name: iperf3-client, labels: {{app: iperf3-client}}}}
+status: {{phase: Running, podIP: 10.237.{octet}.11, podIPs: [{{ip: 10.237.{octet}.11}}]}}
+"#
+    );
+    let lab = Lab::up(
+        &LabSpec::from_yaml(&inventory).unwrap(),
+        LabOptions {
+            name: Some(format!("events-{tag}")),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let file = std::env::temp_dir().join(format!("nw-events-inventory-{tag}.yaml"));
+    std::fs::write(&file, &inventory).unwrap();
+    let policies = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../netwarden-policy/tests/fixtures/network-events.yaml"
+    );
+    let client_if = lab
+        .pod("iperf/iperf3-client")
+        .unwrap()
+        .host_interface
+        .clone()
+        .unwrap();
+    let ifaces = format!("^{client_if}$");
+    let cap = CaptureProc::start_here(&[
+        "capture",
+        "--interfaces",
+        &ifaces,
+        "--eviction",
+        "60",
+        "--inventory",
+        file.to_str().unwrap(),
+        "--policies",
+        policies,
+    ]);
+    let server = format!("10.237.{octet}.10");
+    lab.run("iperf/iperf3-client", move || {
+        let mut c = std::net::TcpStream::connect((server.as_str(), 5201)).unwrap();
+        std::io::Write::write_all(&mut c, b"audit mode does not block").unwrap();
+    })
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let records = cap.stop();
+    let _ = std::fs::remove_file(&file);
+    let flow = records.one(&[
+        ("DstPort", json!(5201)),
+        ("SrcK8S_Name", json!("iperf3-client")),
+    ]);
+    let messages: Vec<&str> = flow["NetworkEvents"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no NetworkEvents: {flow}"))
+        .iter()
+        .map(|e| e["Message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        messages,
+        vec![
+            "Delegated to network policy by admin network policy allow-egress-iperf, direction Egress",
+            "Allowed by network policy iperf3-server-access-egress in namespace iperf, direction Egress",
+            "Dropped by network policies isolation in namespace iperf, direction Ingress",
+        ]
+    );
+    assert_eq!(flow["NetworkEvents"][2]["Action"], "drop");
+    assert_eq!(flow["NetworkEvents"][2]["Feature"], "acl");
+    drop(lab);
+}

@@ -24,6 +24,9 @@ pub struct InventorySection {
     pub file: Option<PathBuf>,
     /// Watch the cluster's API (in-cluster config or KUBECONFIG). Default false.
     pub kubernetes: bool,
+    /// NetworkPolicy/AdminNetworkPolicy/BaselineAdminNetworkPolicy/EgressFirewall files or
+    /// directories: each flow gets the network events they decide (audit mode). Default none.
+    pub policies: Vec<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

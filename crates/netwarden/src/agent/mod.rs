@@ -81,6 +81,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     let sources = crate::enrichment::InventorySources {
         file: cfg.inventory.file.clone(),
         kubernetes: cfg.inventory.kubernetes,
+        policies: cfg.inventory.policies.clone(),
     };
     let enricher = crate::enrichment::Enricher::start(&sources)?;
     let podguard = if cfg.pod_guard.enabled {
@@ -124,7 +125,7 @@ struct AgentSink {
 
 impl LoopObserver for AgentSink {
     fn record(&mut self, mut rec: FlowRecord) -> anyhow::Result<()> {
-        if let Some(e) = &self.enricher {
+        if let Some(e) = &mut self.enricher {
             e.enrich(&mut rec);
         }
         match self.writer.write(&rec) {

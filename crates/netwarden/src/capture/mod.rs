@@ -61,6 +61,10 @@ pub struct CaptureArgs {
     /// Also name the ends from the cluster's API (in-cluster config or KUBECONFIG).
     #[arg(long)]
     kubernetes: bool,
+    /// Policy files or directories (NetworkPolicy, AdminNetworkPolicy, BaselineAdminNetworkPolicy,
+    /// EgressFirewall): each flow gets the NetworkEvents they decide (audit mode; needs an inventory).
+    #[arg(long, value_name = "PATH")]
+    policies: Vec<std::path::PathBuf>,
 }
 
 /// Compiles an interface regex, naming the flag in the error.
@@ -110,6 +114,7 @@ pub fn run(args: CaptureArgs) -> anyhow::Result<()> {
     let enricher = crate::enrichment::Enricher::start(&crate::enrichment::InventorySources {
         file: args.inventory.clone(),
         kubernetes: args.kubernetes,
+        policies: args.policies.clone(),
     })?;
     let stop = run_loop::stop_on_signals()?;
     let mut capture = start(&cfg)?;
@@ -151,7 +156,7 @@ struct Printer {
 
 impl LoopObserver for Printer {
     fn record(&mut self, mut rec: FlowRecord) -> anyhow::Result<()> {
-        if let Some(e) = &self.enricher {
+        if let Some(e) = &mut self.enricher {
             e.enrich(&mut rec);
         }
         Ok(self.writer.write(&rec)?)
