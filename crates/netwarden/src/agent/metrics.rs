@@ -7,6 +7,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
@@ -31,6 +32,8 @@ pub struct AgentMetrics {
     pub parse_errors: Counter,
     pub attached_interfaces: Gauge,
     pub eviction_duration: Histogram,
+    /// Flows per deciding policy event (action, type, name, namespace, direction).
+    pub network_events: Family<Vec<(String, String)>, Counter>,
     last_losses: Arc<Mutex<LossCounters>>,
 }
 
@@ -50,8 +53,14 @@ impl AgentMetrics {
             parse_errors: Counter::default(),
             attached_interfaces: Gauge::default(),
             eviction_duration: Histogram::new([0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0]),
+            network_events: Family::default(),
             last_losses: Arc::new(Mutex::new(LossCounters::default())),
         };
+        registry.register(
+            "network_events_flows",
+            "Flow records per network event that decided them (audit mode)",
+            m.network_events.clone(),
+        );
         registry.register(
             "flows_evicted",
             "Flow records produced by evictions",
@@ -122,6 +131,21 @@ impl AgentMetrics {
             apply_errors,
         );
         registry.register_collector(Box::new(FirewallCollector { paths }));
+    }
+
+    /// Counts a record under each of its network events.
+    pub fn observe_network_events(&self, events: &[serde_json::Value]) {
+        for e in events {
+            let label = |k: &str| e[k].as_str().unwrap_or_default().to_string();
+            let labels = vec![
+                ("action".to_string(), label("Action")),
+                ("type".to_string(), label("Type")),
+                ("name".to_string(), label("Name")),
+                ("namespace".to_string(), label("Namespace")),
+                ("direction".to_string(), label("Direction")),
+            ];
+            self.network_events.get_or_create(&labels).inc();
+        }
     }
 
     /// Records one eviction and the kernel's loss counters (which only grow).
@@ -371,6 +395,20 @@ mod tests {
         );
         assert!(
             text.contains("netwarden_agent_fallback_records_total 2"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn network_events_are_counted_by_policy_and_direction() {
+        let m = AgentMetrics::new();
+        let drop = serde_json::json!({"Action": "drop", "Type": "NetpolNamespace", "Namespace": "iperf", "Direction": "Ingress"});
+        let events = [drop];
+        m.observe_network_events(&events);
+        m.observe_network_events(&events);
+        let text = m.render();
+        assert!(
+            text.contains("netwarden_agent_network_events_flows_total{action=\"drop\",type=\"NetpolNamespace\",name=\"\",namespace=\"iperf\",direction=\"Ingress\"} 2"),
             "{text}"
         );
     }

@@ -127,6 +127,7 @@ impl LoopObserver for AgentSink {
     fn record(&mut self, mut rec: FlowRecord) -> anyhow::Result<()> {
         if let Some(e) = &mut self.enricher {
             e.enrich(&mut rec);
+            self.metrics.observe_network_events(&rec.network_events);
         }
         match self.writer.write(&rec) {
             Ok(()) => {
