@@ -9,6 +9,7 @@
 #include <bpf/bpf_endian.h>
 
 #include "netwarden/firewall_abi.h"
+#include "netwarden/event_budget.h"
 #include "netwarden/net_defs.h"
 #include "firewall/maps.h"
 #include "firewall/parse.h"
@@ -39,16 +40,10 @@ static __always_inline void nw_fw_report(struct nw_fw_pkt *p, __u32 slot, __u8 v
 	__u32 suppressed = 0;
 
 	if (b) {
-		if (now - b->window_start_ns >= 1000000000ull) {
-			b->window_start_ns = now;
-			b->sent = 0;
-		}
-		if (b->sent >= rate) {
-			b->suppressed += 1;
+		if (!nw_budget_take(&b->window_start_ns, &b->sent, &b->suppressed, now, rate)) {
 			nw_fw_count(NW_FW_CNT_EVENTS_SUPPRESSED);
 			return;
 		}
-		b->sent += 1;
 		suppressed = b->suppressed;
 	}
 	struct nw_fw_event *e = bpf_ringbuf_reserve(&nw_fw_events, sizeof(*e), 0);

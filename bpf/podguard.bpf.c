@@ -19,6 +19,7 @@
 #include "netwarden/podguard_abi.h"
 #include "netwarden/net_defs.h"
 #include "netwarden/marks.h"
+#include "netwarden/event_budget.h"
 #include "firewall/parse.h"
 #include "firewall/search.h"
 #include "podguard/maps.h"
@@ -103,16 +104,10 @@ static __always_inline void nw_pg_report_blocked(struct nw_fw_pkt *p, struct nw_
 	__u32 suppressed = 0;
 
 	if (b) {
-		if (now - b->window_start_ns >= 1000000000ull) {
-			b->window_start_ns = now;
-			b->sent = 0;
-		}
-		if (b->sent >= rate) {
-			b->suppressed += 1;
+		if (!nw_budget_take(&b->window_start_ns, &b->sent, &b->suppressed, now, rate)) {
 			nw_pg_count(NW_PG_CNT_EVENTS_SUPPRESSED);
 			return;
 		}
-		b->sent += 1;
 		suppressed = b->suppressed;
 	}
 	struct nw_pg_event *e = bpf_ringbuf_reserve(&nw_pg_events, sizeof(*e), 0);
