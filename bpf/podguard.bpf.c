@@ -145,18 +145,29 @@ static __always_inline bool nw_pg_report_new(struct nw_fw_pkt *p, struct nw_pg_v
 	return true;
 }
 
+/* The guarded pod behind this interface and the guard's configuration; false when the interface is
+ * not a guarded pod's (the packet is not ours to judge). */
+static __always_inline bool nw_pg_guarded(struct __sk_buff *skb, struct nw_pg_pod **pod,
+					  struct nw_pg_config **cfg)
+{
+	__u32 ifindex = skb->ifindex;
+	__u32 zero = 0;
+
+	*pod = bpf_map_lookup_elem(&nw_pg_pods, &ifindex);
+	if (!*pod)
+		return false;
+	*cfg = bpf_map_lookup_elem(&nw_pg_config, &zero);
+	return *cfg != NULL;
+}
+
 SEC("classifier")
 int nw_pg_ingress(struct __sk_buff *skb)
 {
 	__u32 ifindex = skb->ifindex;
-	struct nw_pg_pod *pod = bpf_map_lookup_elem(&nw_pg_pods, &ifindex);
+	struct nw_pg_pod *pod;
+	struct nw_pg_config *cfg;
 
-	if (!pod)
-		return TC_ACT_UNSPEC;
-	__u32 zero = 0;
-	struct nw_pg_config *cfg = bpf_map_lookup_elem(&nw_pg_config, &zero);
-
-	if (!cfg)
+	if (!nw_pg_guarded(skb, &pod, &cfg))
 		return TC_ACT_UNSPEC;
 	__u32 pod_id = pod->pod_id;
 	__u32 ruleset = pod->ruleset;
@@ -242,15 +253,10 @@ int nw_pg_ingress(struct __sk_buff *skb)
 SEC("classifier")
 int nw_pg_egress(struct __sk_buff *skb)
 {
-	__u32 ifindex = skb->ifindex;
-	struct nw_pg_pod *pod = bpf_map_lookup_elem(&nw_pg_pods, &ifindex);
+	struct nw_pg_pod *pod;
+	struct nw_pg_config *cfg;
 
-	if (!pod)
-		return TC_ACT_UNSPEC;
-	__u32 zero = 0;
-	struct nw_pg_config *cfg = bpf_map_lookup_elem(&nw_pg_config, &zero);
-
-	if (!cfg)
+	if (!nw_pg_guarded(skb, &pod, &cfg))
 		return TC_ACT_UNSPEC;
 	__u32 pod_id = pod->pod_id;
 	struct nw_fw_pkt p = {};

@@ -79,13 +79,10 @@ pub struct PodGuardEvent {
 
 /// The protocol as users name it.
 pub fn protocol_name(proto: u8) -> String {
-    match proto {
-        6 => "TCP".into(),
-        17 => "UDP".into(),
-        132 => "SCTP".into(),
-        1 => "ICMP".into(),
-        58 => "ICMPv6".into(),
-        n => n.to_string(),
+    // The names rules use; other protocols by number.
+    match netwarden_policy::firewall::model::protocol_name(proto) {
+        "other" => proto.to_string(),
+        name => name.to_string(),
     }
 }
 
