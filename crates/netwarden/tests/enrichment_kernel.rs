@@ -62,7 +62,6 @@ fn records_name_pods_with_owners_nodes_and_services() {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     let records = cap.stop();
-    let _ = std::fs::remove_file(&file);
 
     let to_node = records.one(&[("SrcPort", json!(40100)), ("DstPort", json!(7100))]);
     assert_eq!(to_node["SrcK8S_Namespace"], "shop");
@@ -121,20 +120,11 @@ spec: {{clusterIP: 10.96.{octet}.7, clusterIPs: [10.96.{octet}.7], ports: [{{por
 
 #[test]
 fn lab_flows_name_pods_services_external_and_host_network_ends() {
-    use netwarden_lab::{Lab, LabOptions, LabSpec};
     let tag = unique_tag();
     let octet = 100 + (std::process::id() % 100) as u8;
     let text = lab_inventory(&tag, octet);
-    let lab = Lab::up(
-        &LabSpec::from_yaml(&text).unwrap(),
-        LabOptions {
-            name: Some(format!("enrich-{tag}")),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let file = std::env::temp_dir().join(format!("nw-lab-inventory-{tag}.yaml"));
-    std::fs::write(&file, &text).unwrap();
+    let node = common::LabNode::up("enrich", &text);
+    let lab = &node.lab;
     let ifaces = format!(
         "^({}|{}.*)$",
         lab.record().bridge,
@@ -147,7 +137,7 @@ fn lab_flows_name_pods_services_external_and_host_network_ends() {
         "--eviction",
         "60",
         "--inventory",
-        file.to_str().unwrap(),
+        node.inventory_arg(),
     ]);
     let web = format!("10.233.{octet}.10");
     let svc = format!("10.96.{octet}.7");
@@ -171,7 +161,6 @@ fn lab_flows_name_pods_services_external_and_host_network_ends() {
     .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let records = cap.stop();
-    let _ = std::fs::remove_file(&file);
 
     let pod_to_pod = records.one(&[
         ("DstPort", json!(8080)),
@@ -206,13 +195,10 @@ fn lab_flows_name_pods_services_external_and_host_network_ends() {
         "host-network ends show as the node"
     );
     assert_eq!(to_node["DstK8S_Name"], format!("node-{tag}"));
-    drop(lab);
 }
 
 #[test]
 fn lab_flows_carry_the_network_events_of_the_example_policies() {
-    use netwarden_lab::{Lab, LabOptions, LabSpec};
-    let tag = unique_tag();
     let octet = 100 + (std::process::id() % 100) as u8;
     let inventory = format!(
         r#"
@@ -232,16 +218,8 @@ metadata: {{namespace: iperf, name: iperf3-client, labels: {{app: iperf3-client}
 status: {{phase: Running, podIP: 10.237.{octet}.11, podIPs: [{{ip: 10.237.{octet}.11}}]}}
 "#
     );
-    let lab = Lab::up(
-        &LabSpec::from_yaml(&inventory).unwrap(),
-        LabOptions {
-            name: Some(format!("events-{tag}")),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let file = std::env::temp_dir().join(format!("nw-events-inventory-{tag}.yaml"));
-    std::fs::write(&file, &inventory).unwrap();
+    let node = common::LabNode::up("events", &inventory);
+    let lab = &node.lab;
     let policies = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../netwarden-policy/tests/fixtures/network-events.yaml"
@@ -260,7 +238,7 @@ status: {{phase: Running, podIP: 10.237.{octet}.11, podIPs: [{{ip: 10.237.{octet
         "--eviction",
         "60",
         "--inventory",
-        file.to_str().unwrap(),
+        node.inventory_arg(),
         "--policies",
         policies,
     ]);
@@ -272,7 +250,6 @@ status: {{phase: Running, podIP: 10.237.{octet}.11, podIPs: [{{ip: 10.237.{octet
     .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(300));
     let records = cap.stop();
-    let _ = std::fs::remove_file(&file);
     let flow = records.one(&[
         ("DstPort", json!(5201)),
         ("SrcK8S_Name", json!("iperf3-client")),
@@ -293,5 +270,4 @@ status: {{phase: Running, podIP: 10.237.{octet}.11, podIPs: [{{ip: 10.237.{octet
     );
     assert_eq!(flow["NetworkEvents"][2]["Action"], "drop");
     assert_eq!(flow["NetworkEvents"][2]["Feature"], "acl");
-    drop(lab);
 }

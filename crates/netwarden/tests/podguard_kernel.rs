@@ -1057,8 +1057,6 @@ fn blocked_traffic_shows_on_the_pods_flows_as_a_netwarden_drop() {
 
 #[test]
 fn lab_pods_are_monitored_and_blocked_on_their_bridge_ports() {
-    use netwarden_lab::{Lab, LabOptions, LabSpec};
-    let tag = unique_tag();
     let octet = 100 + (std::process::id() % 100) as u8;
     let inventory = format!(
         r#"
@@ -1074,16 +1072,8 @@ spec: {{containers: [{{name: c, ports: [{{containerPort: 5432, protocol: TCP}}]}
 status: {{phase: Running, podIP: 10.236.{octet}.11, podIPs: [{{ip: 10.236.{octet}.11}}]}}
 "#
     );
-    let lab = Lab::up(
-        &LabSpec::from_yaml(&inventory).unwrap(),
-        LabOptions {
-            name: Some(format!("guard-{tag}")),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let file = std::env::temp_dir().join(format!("nw-guard-lab-{tag}.yaml"));
-    std::fs::write(&file, &inventory).unwrap();
+    let node = common::LabNode::up("guard", &inventory);
+    let lab = &node.lab;
     let db = format!("10.236.{octet}.11");
     let reach = |dst: String| {
         lab.run("shop/web", move || {
@@ -1109,7 +1099,7 @@ status: {{phase: Running, podIP: 10.236.{octet}.11, podIPs: [{{ip: 10.236.{octet
         "pods",
         "monitor",
         "--inventory",
-        file.to_str().unwrap(),
+        node.inventory_arg(),
         "--selector",
         "app=web",
         "--block-external",
@@ -1130,7 +1120,6 @@ status: {{phase: Running, podIP: 10.236.{octet}.11, podIPs: [{{ip: 10.236.{octet
     outside.unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let (out, _) = g.stop();
-    let _ = std::fs::remove_file(&file);
     let all = events(&out);
     assert_eq!(
         matching(
@@ -1160,5 +1149,4 @@ status: {{phase: Running, podIP: 10.236.{octet}.11, podIPs: [{{ip: 10.236.{octet
         "{}",
         dump(&all)
     );
-    drop(lab);
 }

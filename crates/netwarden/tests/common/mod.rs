@@ -207,6 +207,41 @@ impl Drop for CaptureProc {
     }
 }
 
+/// A lab node built from an inventory, with the inventory also written to a file for
+/// `--inventory`; both removed on drop (also when the test fails).
+pub struct LabNode {
+    pub lab: netwarden_lab::Lab,
+    pub inventory: std::path::PathBuf,
+}
+
+impl LabNode {
+    /// `name` is made unique; `yaml` is the inventory text.
+    pub fn up(name: &str, yaml: &str) -> Self {
+        let tag = unique_tag();
+        let lab = netwarden_lab::Lab::up(
+            &netwarden_lab::LabSpec::from_yaml(yaml).unwrap(),
+            netwarden_lab::LabOptions {
+                name: Some(format!("{name}-{tag}")),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let inventory = std::env::temp_dir().join(format!("nw-{name}-inventory-{tag}.yaml"));
+        std::fs::write(&inventory, yaml).unwrap();
+        Self { lab, inventory }
+    }
+
+    pub fn inventory_arg(&self) -> &str {
+        self.inventory.to_str().unwrap()
+    }
+}
+
+impl Drop for LabNode {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.inventory);
+    }
+}
+
 /// GET /metrics from `addr` inside `ns`.
 pub fn scrape(ns: &Netns, addr: String) -> String {
     use std::io::{Read, Write};
