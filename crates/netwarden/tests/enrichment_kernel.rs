@@ -62,6 +62,7 @@ fn records_name_pods_with_owners_nodes_and_services() {
         .unwrap();
     std::thread::sleep(std::time::Duration::from_millis(200));
     let records = cap.stop();
+    let _ = std::fs::remove_file(&file);
 
     let to_node = records.one(&[("SrcPort", json!(40100)), ("DstPort", json!(7100))]);
     assert_eq!(to_node["SrcK8S_Namespace"], "shop");
