@@ -15,6 +15,7 @@ fn inventory() -> Inventory {
         labels: [("app".to_string(), app.to_string())].into(),
         ips: vec![ip.parse().unwrap()],
         named_ports: vec![],
+        host_ips: vec![],
     };
     Inventory {
         pods: vec![

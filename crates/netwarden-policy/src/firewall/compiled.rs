@@ -154,6 +154,51 @@ impl PortTable {
 }
 
 impl CompiledFirewall {
+    /// Adds `other`'s rules, regions and prefixes after this one's (its interface names must not
+    /// clash with ours); returns the offset added to `other`'s rule indexes.
+    pub fn append(&mut self, other: &CompiledFirewall) -> u32 {
+        let rule_offset = self.rules.len() as u32;
+        let region_offset = self.regions.len() as u32;
+        let shift = |d: &Decision| Decision {
+            verdict: d.verdict,
+            rule: d.rule.map(|r| r + rule_offset),
+        };
+        self.rules.extend(other.rules.iter().cloned());
+        self.regions.extend(other.regions.iter().map(|r| {
+            Region {
+                tables: r
+                    .tables
+                    .iter()
+                    .map(|(proto, t)| {
+                        let table = PortTable {
+                            segments: t
+                                .segments
+                                .iter()
+                                .map(|s| Segment {
+                                    start: s.start,
+                                    decision: shift(&s.decision),
+                                })
+                                .collect(),
+                            fragment: shift(&t.fragment),
+                        };
+                        (*proto, table)
+                    })
+                    .collect(),
+                other: shift(&r.other),
+                unparsed: shift(&r.unparsed),
+            }
+        }));
+        self.prefixes
+            .extend(other.prefixes.iter().map(|p| PrefixEntry {
+                region: p.region + region_offset,
+                ..p.clone()
+            }));
+        self.interfaces.extend(other.interfaces.iter().cloned());
+        self.interfaces.sort();
+        self.interfaces.dedup();
+        rule_offset
+    }
+
     /// The region of the longest prefix on `interface` containing `src` (same family), as the
     /// kernel's LPM lookup finds it.
     pub fn region_for(&self, interface: &str, src: IpAddr) -> Option<&Region> {
@@ -189,5 +234,69 @@ impl CompiledFirewall {
     pub fn lookup_unparsed(&self, interface: &str, src: IpAddr) -> Decision {
         self.region_for(interface, src)
             .map_or(Decision::PASS, |r| r.unparsed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(interface: &str, rule: u32) -> CompiledFirewall {
+        let allow = Decision {
+            verdict: Verdict::Allow,
+            rule: Some(rule),
+        };
+        CompiledFirewall {
+            rules: (0..=rule)
+                .map(|i| RuleIdentity {
+                    object: format!("o{i}"),
+                    interface: interface.into(),
+                    cidr: "0.0.0.0/0".into(),
+                    order: i + 1,
+                    action: Action::Allow,
+                    protocol: None,
+                    selector: None,
+                })
+                .collect(),
+            regions: vec![Region {
+                tables: [(
+                    proto::TCP,
+                    PortTable {
+                        segments: vec![Segment {
+                            start: 0,
+                            decision: allow,
+                        }],
+                        fragment: allow,
+                    },
+                )]
+                .into(),
+                other: allow,
+                unparsed: Decision::PASS,
+            }],
+            prefixes: vec![PrefixEntry {
+                interface: interface.into(),
+                addr: "0.0.0.0".parse().unwrap(),
+                prefix_len: 0,
+                region: 0,
+            }],
+            interfaces: vec![interface.into()],
+        }
+    }
+
+    #[test]
+    fn appended_tables_keep_their_decisions_under_new_indexes() {
+        let mut a = table("a", 1);
+        let b = table("b", 2);
+        let offset = a.append(&b);
+        assert_eq!(offset, 2);
+        assert_eq!(a.rules.len(), 5);
+        assert_eq!(a.interfaces, vec!["a".to_string(), "b".to_string()]);
+        let ip = "10.0.0.1".parse().unwrap();
+        let on_b = a.lookup("b", ip, proto::TCP, Some(80));
+        assert_eq!(on_b.rule, Some(4));
+        assert_eq!(a.rules[4].object, "o2");
+        assert_eq!(a.lookup("a", ip, proto::TCP, Some(80)).rule, Some(1));
+        assert_eq!(a.lookup("b", ip, proto::UDP, None).rule, Some(4));
+        assert_eq!(a.lookup_unparsed("b", ip), Decision::PASS);
     }
 }

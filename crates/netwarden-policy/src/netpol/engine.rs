@@ -11,7 +11,11 @@
 //!
 //! Egress that the pod tiers allow and that leaves the cluster (the destination is no pod) then
 //! meets the source namespace's EgressFirewall: its first matching rule decides, none allows.
-//! The ingress direction is only evaluated when the packet gets there (egress allowed).
+//! [`explain`] only evaluates the ingress direction when the packet gets there (egress
+//! allowed); [`explain_direction`] evaluates either direction on its own.
+//!
+//! [`Protocol::Other`] (ICMP and every protocol without ports) matches only rules without
+//! `ports`.
 
 use std::net::IpAddr;
 
@@ -28,7 +32,7 @@ use super::objects::{
 pub const MAX_EVENTS: usize = 4;
 
 /// Whether the connection gets through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub enum Verdict {
     /// It does.
     Allowed,
@@ -75,7 +79,7 @@ pub enum ExplainError {
 
 /// One end, placed in the inventory.
 #[derive(Debug, Clone, Copy)]
-enum Place<'a> {
+pub(super) enum Place<'a> {
     /// A pod; its address when it has one.
     Pod(&'a PodInfo, Option<IpAddr>),
     /// A node address.
@@ -114,44 +118,14 @@ pub fn explain(
 ) -> Result<Explanation, ExplainError> {
     let src = place(inv, &conn.src)?;
     let dst = place(inv, &conn.dst)?;
-    let dst_pod = match dst {
-        Place::Pod(p, _) => Some(p),
-        _ => None,
-    };
-    let egress = match src {
-        Place::Pod(pod, _) => {
-            let ctx = Ctx {
-                inv,
-                conn,
-                subject: pod,
-                peer: dst,
-                dst_pod,
-                direction: Direction::Egress,
-            };
-            let mut d = decide(&ctx, policies);
-            if d.verdict == Verdict::Allowed && dst_pod.is_none() {
-                egress_firewall(&ctx, policies, &mut d);
-            }
-            Some(d)
-        }
-        _ => None,
-    };
+    let egress = direction_verdict(inv, policies, conn, src, dst, Direction::Egress);
     let reached = egress
         .as_ref()
         .is_none_or(|e| e.verdict == Verdict::Allowed);
-    let ingress = match dst {
-        Place::Pod(pod, _) if reached => {
-            let ctx = Ctx {
-                inv,
-                conn,
-                subject: pod,
-                peer: src,
-                dst_pod,
-                direction: Direction::Ingress,
-            };
-            Some(decide(&ctx, policies))
-        }
-        _ => None,
+    let ingress = if reached {
+        direction_verdict(inv, policies, conn, src, dst, Direction::Ingress)
+    } else {
+        None
     };
     let verdict = if [&egress, &ingress]
         .iter()
@@ -175,7 +149,83 @@ pub fn explain(
     })
 }
 
-fn place<'a>(inv: &'a Inventory, e: &Endpoint) -> Result<Place<'a>, ExplainError> {
+/// Explains one direction of `conn`, whatever the other direction decides: egress at the source
+/// pod (EgressFirewall included), `None` when the source is no pod; ingress at the destination
+/// pod, `None` when the destination is no pod.
+///
+/// ```
+/// use netwarden_policy::netpol::{self, Connection, Direction, Inventory, PodInfo, Protocol, Verdict};
+///
+/// let (policies, _) = netpol::parse_str(r#"
+/// kind: NetworkPolicy
+/// apiVersion: networking.k8s.io/v1
+/// metadata: {name: no-egress, namespace: shop}
+/// spec: {podSelector: {}, policyTypes: [Egress]}
+/// "#, "inline").unwrap();
+/// let pod = |name: &str, ip: &str| PodInfo {
+///     namespace: "shop".into(), name: name.into(), ips: vec![ip.parse().unwrap()],
+///     ..Default::default()
+/// };
+/// let inventory = Inventory { pods: vec![pod("a", "10.0.0.1"), pod("b", "10.0.0.2")], ..Default::default() };
+/// let conn = Connection {
+///     src: "shop/a".parse().unwrap(), dst: "shop/b".parse().unwrap(),
+///     protocol: Protocol::Tcp, port: 80, dst_dns_names: vec![],
+/// };
+/// // `explain` stops at the egress drop; the ingress side still has its own answer.
+/// let ingress = netpol::explain_direction(&inventory, &policies, &conn, Direction::Ingress).unwrap();
+/// assert_eq!(ingress.unwrap().verdict, Verdict::Allowed);
+/// let from_outside = Connection { src: "1.2.3.4".parse().unwrap(), ..conn };
+/// assert!(netpol::explain_direction(&inventory, &policies, &from_outside, Direction::Egress)
+///     .unwrap()
+///     .is_none());
+/// ```
+pub fn explain_direction(
+    inv: &Inventory,
+    policies: &PolicySet,
+    conn: &Connection,
+    direction: Direction,
+) -> Result<Option<DirectionVerdict>, ExplainError> {
+    let src = place(inv, &conn.src)?;
+    let dst = place(inv, &conn.dst)?;
+    Ok(direction_verdict(inv, policies, conn, src, dst, direction))
+}
+
+/// One direction with both ends already placed (`conn`'s endpoints are not read again, only its
+/// protocol, port and DNS names).
+pub(super) fn direction_verdict(
+    inv: &Inventory,
+    policies: &PolicySet,
+    conn: &Connection,
+    src: Place<'_>,
+    dst: Place<'_>,
+    direction: Direction,
+) -> Option<DirectionVerdict> {
+    let dst_pod = match dst {
+        Place::Pod(p, _) => Some(p),
+        _ => None,
+    };
+    let (subject, peer) = match (direction, src, dst) {
+        (Direction::Egress, Place::Pod(pod, _), _) => (pod, dst),
+        (Direction::Ingress, _, Place::Pod(pod, _)) => (pod, src),
+        _ => return None,
+    };
+    let ctx = Ctx {
+        inv,
+        conn,
+        subject,
+        peer,
+        dst_pod,
+        direction,
+    };
+    let mut d = decide(&ctx, policies);
+    if direction == Direction::Egress && d.verdict == Verdict::Allowed && dst_pod.is_none() {
+        egress_firewall(&ctx, policies, &mut d);
+    }
+    Some(d)
+}
+
+/// Places an endpoint named by the user in the inventory.
+pub(super) fn place<'a>(inv: &'a Inventory, e: &Endpoint) -> Result<Place<'a>, ExplainError> {
     match e {
         Endpoint::Pod { namespace, name } => inv
             .pod(namespace, name)
@@ -224,11 +274,15 @@ fn decide(ctx: &Ctx<'_>, policies: &PolicySet) -> DirectionVerdict {
         }
     }
 
-    // Tier 2.
+    // Tier 2. Traffic between a pod and its own node is never isolated by NetworkPolicies.
+    let own_node = ctx
+        .peer
+        .ip()
+        .is_some_and(|ip| ctx.subject.host_ips.contains(&ip));
     let mut selecting: Vec<&NetworkPolicy> = policies
         .network_policies
         .iter()
-        .filter(|np| np_selects(ctx, np))
+        .filter(|np| !own_node && np_selects(ctx, np))
         .collect();
     if !selecting.is_empty() {
         selecting.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
@@ -377,11 +431,13 @@ fn np_port_matches(ctx: &Ctx<'_>, p: &NetworkPolicyPort) -> bool {
 /// Whether the destination pod has a container port `name` with the connection's protocol and
 /// port (named ports are always resolved on the destination).
 fn named_port_is(ctx: &Ctx<'_>, name: &str) -> bool {
-    ctx.dst_pod.is_some_and(|pod| {
-        pod.named_ports.iter().any(|np| {
-            np.name == name && np.protocol == ctx.conn.protocol && np.port == ctx.conn.port
+    // Container ports are TCP, UDP or SCTP; packets of other protocols have no port to name.
+    ctx.conn.protocol != Protocol::Other
+        && ctx.dst_pod.is_some_and(|pod| {
+            pod.named_ports.iter().any(|np| {
+                np.name == name && np.protocol == ctx.conn.protocol && np.port == ctx.conn.port
+            })
         })
-    })
 }
 
 // ----------------------------------------------------------------------------------- ANP/BANP
@@ -501,12 +557,17 @@ fn ef_decision(ctx: &Ctx<'_>, ef: &EgressFirewall) -> Option<bool> {
         .egress
         .iter()
         .find(|r| {
-            let to = match (&r.to.cidr_selector, &r.to.dns_name) {
-                (Some(c), _) => {
+            let to = match (&r.to.cidr_selector, &r.to.dns_name, &r.to.node_selector) {
+                (Some(c), _, _) => {
                     ip.is_some_and(|ip| c.parse::<Cidr>().is_ok_and(|c| c.contains(ip)))
                 }
-                (None, Some(name)) => ctx.conn.dst_dns_names.iter().any(|n| dns_matches(name, n)),
-                (None, None) => false,
+                (None, Some(name), _) => {
+                    ctx.conn.dst_dns_names.iter().any(|n| dns_matches(name, n))
+                }
+                (None, None, Some(nodes)) => {
+                    matches!(ctx.peer, Place::Node(node, _) if nodes.matches(&node.labels))
+                }
+                (None, None, None) => false,
             };
             to && (r.ports.is_empty()
                 || r.ports.iter().any(|p| {

@@ -5,8 +5,10 @@
 //! Policies: `networking.k8s.io/v1` NetworkPolicy, `policy.networking.k8s.io/v1alpha1`
 //! AdminNetworkPolicy and BaselineAdminNetworkPolicy, `k8s.ovn.org/v1` EgressFirewall
 //! ([`objects`]). [`load`] reads them from YAML and leaves out invalid ones with a
-//! [`PolicyProblem`] each; [`explain`] evaluates a [`Connection`]; each [`NetworkEvent`] has
-//! the NetObserv `NetworkEvents` JSON form and the OVN-Kubernetes message.
+//! [`PolicyProblem`] each; [`explain`] evaluates a [`Connection`] ([`explain_direction`] one
+//! direction of it); each [`NetworkEvent`] has the NetObserv `NetworkEvents` JSON form and the
+//! OVN-Kubernetes message. [`compile_enforcement`] turns the policies of a node's pods into
+//! lookup tables answering as [`explain_direction`] does, for enforce mode ([`enforce`]).
 //!
 //! ```
 //! use netwarden_policy::netpol::{self, Connection, Inventory, PodInfo, Protocol, Verdict};
@@ -34,6 +36,7 @@
 //! ```
 
 pub mod cidr;
+pub mod enforce;
 pub mod engine;
 pub mod event;
 pub mod load;
@@ -45,7 +48,10 @@ pub mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use engine::{explain, DirectionVerdict, ExplainError, Explanation, Verdict, MAX_EVENTS};
+pub use enforce::{compile_enforcement, ruleset_name, EnforceError, EnforcedPod, Enforcement};
+pub use engine::{
+    explain, explain_direction, DirectionVerdict, ExplainError, Explanation, Verdict, MAX_EVENTS,
+};
 pub use event::{Action, Direction, EventType, NetworkEvent};
 pub use load::{parse_str, PolicyLoadError, PolicyLoader, PolicyProblem, PolicySet};
 pub use model::{

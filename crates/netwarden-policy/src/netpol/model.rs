@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// A transport protocol the policy APIs know.
+/// A transport protocol the policy APIs know, or [`Protocol::Other`] for the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Protocol {
     /// TCP (the APIs' default).
@@ -20,12 +20,15 @@ pub enum Protocol {
     /// SCTP.
     #[serde(rename = "SCTP")]
     Sctp,
+    /// Any other IP protocol (ICMP, ICMPv6, ...): no ports. Policy `ports` entries never match
+    /// it (they name TCP, UDP or SCTP); rules without ports do. Never parsed from policy text.
+    Other,
 }
 
 impl FromStr for Protocol {
     type Err = String;
 
-    /// `TCP`, `UDP`, `SCTP`, any case.
+    /// `TCP`, `UDP`, `SCTP`, any case ([`Protocol::Other`] has no policy spelling).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.to_ascii_uppercase().as_str() {
             "TCP" => Ok(Protocol::Tcp),
@@ -42,12 +45,13 @@ impl fmt::Display for Protocol {
             Protocol::Tcp => "TCP",
             Protocol::Udp => "UDP",
             Protocol::Sctp => "SCTP",
+            Protocol::Other => "other",
         })
     }
 }
 
 /// A named container port of a pod.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct NamedPort {
     /// The port's name.
     pub name: String,
@@ -70,6 +74,10 @@ pub struct PodInfo {
     pub ips: Vec<IpAddr>,
     /// Named container ports.
     pub named_ports: Vec<NamedPort>,
+    /// Addresses of the node the pod runs on (`status.hostIPs`): NetworkPolicies never isolate a
+    /// pod from its own node (kubelet probes), whatever they say.
+    #[serde(default)]
+    pub host_ips: Vec<IpAddr>,
 }
 
 /// A namespace as policies see it.
@@ -188,9 +196,9 @@ pub struct Connection {
     pub src: Endpoint,
     /// Who it goes to.
     pub dst: Endpoint,
-    /// Transport protocol.
+    /// Transport protocol ([`Protocol::Other`]: any protocol without ports).
     pub protocol: Protocol,
-    /// Destination port.
+    /// Destination port (0 with [`Protocol::Other`]).
     pub port: u16,
     /// DNS names the destination address is known by (for EgressFirewall `dnsName` rules,
     /// which OVN-Kubernetes resolves to addresses).

@@ -282,7 +282,7 @@ pub struct EgressFirewallRule {
     pub ports: Vec<EgressFirewallPort>,
 }
 
-/// Exactly one of `cidrSelector` and `dnsName`.
+/// Exactly one of `cidrSelector`, `dnsName` and `nodeSelector`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct EgressFirewallDestination {
@@ -292,6 +292,9 @@ pub struct EgressFirewallDestination {
     /// A DNS name (`*.` wildcard prefix allowed).
     #[serde(default)]
     pub dns_name: Option<String>,
+    /// Nodes by label: the rule matches a destination that is an address of a matching node.
+    #[serde(default)]
+    pub node_selector: Option<LabelSelector>,
 }
 
 /// A port of an EgressFirewall rule.

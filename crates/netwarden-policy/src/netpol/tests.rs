@@ -20,8 +20,10 @@ fn inventory() -> Inventory {
         labels: labels(&[("app", app)]),
         ips: vec![ip.parse().unwrap()],
         named_ports: vec![],
+        host_ips: vec![],
     };
     let mut web = pod("a", "web", "web", "10.0.0.1");
+    web.host_ips = vec!["192.168.0.10".parse().unwrap()];
     web.named_ports = vec![
         NamedPort {
             name: "http".into(),
@@ -93,7 +95,11 @@ fn run(case: &Case) {
     let conn = Connection {
         src: case.from.parse().unwrap(),
         dst: case.to.parse().unwrap(),
-        protocol: proto.parse().unwrap(),
+        // `other`: ICMP and the like (no policy spelling).
+        protocol: match proto {
+            "other" => Protocol::Other,
+            proto => proto.parse().unwrap(),
+        },
         port: port.parse().unwrap(),
         dst_dns_names: vec!["dns.google".into()],
     };
@@ -116,6 +122,12 @@ fn network_policy_semantics() {
             messages: &["Dropped by network policies isolation in namespace a, direction Ingress"] },
         Case { name: "default deny egress", policies: np("deny", "{podSelector: {}, policyTypes: [Egress]}"), from: "a/client", to: "a/web", port: "80", allowed: false,
             messages: &["Dropped by network policies isolation in namespace a, direction Egress"] },
+        Case { name: "own node always reaches its pods", policies: np("deny", "{podSelector: {}}"), from: "192.168.0.10", to: "a/web", port: "80", allowed: true, messages: &[] },
+        Case { name: "pods always reach their own node", policies: np("deny", "{podSelector: {}, policyTypes: [Egress]}"), from: "a/web", to: "192.168.0.10", port: "10250", allowed: true, messages: &[] },
+        Case { name: "another node is isolated", policies: np("deny", "{podSelector: {}}"), from: "192.168.0.11", to: "a/web", port: "80", allowed: false,
+            messages: &["Dropped by network policies isolation in namespace a, direction Ingress"] },
+        Case { name: "an ANP still judges the own node", policies: anp("no-node", 5, "subject: {namespaces: {}}, egress: [{action: Deny, to: [{nodes: {}}]}]"),
+            from: "a/web", to: "192.168.0.10", port: "10250", allowed: false, messages: &["Dropped by admin network policy no-node, direction Egress"] },
         Case { name: "policy selecting other pods does not isolate", policies: np("p", "{podSelector: {matchLabels: {app: other}}}"), from: "a/client", to: "a/web", port: "80", allowed: true, messages: &[] },
         Case { name: "podSelector peer allows same namespace", policies: np("p", "{podSelector: {matchLabels: {app: web}}, ingress: [{from: [{podSelector: {matchLabels: {app: client}}}]}]}"),
             from: "a/client", to: "a/web", port: "80", allowed: true, messages: &["Allowed by network policy p in namespace a, direction Ingress"] },
@@ -273,8 +285,184 @@ fn egress_firewall_semantics() {
 }
 
 #[test]
+fn egress_firewall_node_selector() {
+    let workers = "[{type: Allow, to: {nodeSelector: {matchLabels: {role: worker}}}}, {type: Deny, to: {cidrSelector: 0.0.0.0/0}}]";
+    let masters = "[{type: Allow, to: {nodeSelector: {matchLabels: {role: master}}}}, {type: Deny, to: {cidrSelector: 0.0.0.0/0}}]";
+    let any_node = "[{type: Deny, to: {nodeSelector: {}}, ports: [{protocol: TCP, port: 22}]}]";
+    let cases = [
+        Case {
+            name: "matching node allowed",
+            policies: ef(workers),
+            from: "a/client",
+            to: "192.168.0.10",
+            port: "443",
+            allowed: true,
+            messages: &["Allowed by egress firewall in namespace a"],
+        },
+        Case {
+            name: "node rule does not match outside addresses",
+            policies: ef(workers),
+            from: "a/client",
+            to: "192.168.0.11",
+            port: "443",
+            allowed: false,
+            messages: &["Dropped by egress firewall in namespace a"],
+        },
+        Case {
+            name: "labels must match",
+            policies: ef(masters),
+            from: "a/client",
+            to: "192.168.0.10",
+            port: "443",
+            allowed: false,
+            messages: &["Dropped by egress firewall in namespace a"],
+        },
+        Case {
+            name: "empty selector: every node, with ports",
+            policies: ef(any_node),
+            from: "a/client",
+            to: "192.168.0.10",
+            port: "22",
+            allowed: false,
+            messages: &["Dropped by egress firewall in namespace a"],
+        },
+        Case {
+            name: "empty selector: other port",
+            policies: ef(any_node),
+            from: "a/client",
+            to: "192.168.0.10",
+            port: "23",
+            allowed: true,
+            messages: &[],
+        },
+        Case {
+            name: "empty selector: not an outside address",
+            policies: ef(any_node),
+            from: "a/client",
+            to: "1.1.1.1",
+            port: "22",
+            allowed: true,
+            messages: &[],
+        },
+        Case {
+            name: "pods are not subject",
+            policies: ef(any_node),
+            from: "a/client",
+            to: "b/client",
+            port: "22",
+            allowed: true,
+            messages: &[],
+        },
+    ];
+    for case in &cases {
+        run(case);
+    }
+}
+
+#[test]
+fn other_protocols_match_only_rules_without_ports() {
+    let cases = [
+        Case { name: "NP port rule", policies: np("p", "{podSelector: {}, ingress: [{ports: [{port: 80}]}]}"), from: "a/client", to: "a/web", port: "0/other", allowed: false,
+            messages: &["Dropped by network policies isolation in namespace a, direction Ingress"] },
+        Case { name: "NP protocol without port", policies: np("p", "{podSelector: {}, ingress: [{ports: [{protocol: SCTP}]}]}"), from: "a/client", to: "a/web", port: "0/other", allowed: false,
+            messages: &["Dropped by network policies isolation in namespace a, direction Ingress"] },
+        Case { name: "NP rule without ports", policies: np("p", "{podSelector: {}, ingress: [{from: [{podSelector: {}}]}]}"), from: "a/client", to: "a/web", port: "0/other", allowed: true,
+            messages: &["Allowed by network policy p in namespace a, direction Ingress"] },
+        Case { name: "ANP namedPort", policies: anp("deny", 1, &format!("{ALL_NS}, egress: [{{action: Deny, to: [{{namespaces: {{}}}}], ports: [{{namedPort: http}}]}}]")),
+            from: "a/client", to: "a/web", port: "0/other", allowed: true, messages: &[] },
+        Case { name: "ANP without ports", policies: anp("deny", 1, &format!("{ALL_NS}, egress: [{{action: Deny, to: [{{namespaces: {{}}}}]}}]")),
+            from: "a/client", to: "a/web", port: "0/other", allowed: false, messages: &["Dropped by admin network policy deny, direction Egress"] },
+        Case { name: "EF port rule", policies: ef("[{type: Allow, to: {cidrSelector: 0.0.0.0/0}, ports: [{protocol: TCP}]}, {type: Deny, to: {cidrSelector: 0.0.0.0/0}}]"),
+            from: "a/client", to: "1.1.1.1", port: "0/other", allowed: false, messages: &["Dropped by egress firewall in namespace a"] },
+    ];
+    for case in &cases {
+        run(case);
+    }
+    assert_eq!(Protocol::Other.to_string(), "other");
+    assert!("other".parse::<Protocol>().is_err());
+    assert!("ICMP".parse::<Protocol>().is_err());
+}
+
+#[test]
+fn one_direction_regardless_of_the_other() {
+    let policies = np(
+        "e",
+        "{podSelector: {matchLabels: {app: client}}, policyTypes: [Egress]}",
+    ) + &np(
+        "i",
+        "{podSelector: {matchLabels: {app: web}}, ingress: [{}]}",
+    );
+    let (policies, problems) = parse_str(&policies, "inline").unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+    let inv = inventory();
+    let conn = |from: &str, to: &str| Connection {
+        src: from.parse().unwrap(),
+        dst: to.parse().unwrap(),
+        protocol: Protocol::Tcp,
+        port: 80,
+        dst_dns_names: vec![],
+    };
+    let direction = |c: &Connection, d| {
+        explain_direction(&inv, &policies, c, d).unwrap().map(|v| {
+            (
+                v.verdict,
+                v.events
+                    .iter()
+                    .map(NetworkEvent::message)
+                    .collect::<Vec<_>>(),
+            )
+        })
+    };
+    let c = conn("a/client", "a/web");
+    let whole = explain(&inv, &policies, &c).unwrap();
+    assert_eq!(whole.ingress, None, "explain stops at the egress drop");
+    assert_eq!(
+        explain_direction(&inv, &policies, &c, Direction::Egress).unwrap(),
+        whole.egress
+    );
+    assert_eq!(
+        direction(&c, Direction::Ingress),
+        Some((
+            Verdict::Allowed,
+            vec!["Allowed by network policy i in namespace a, direction Ingress".to_string()]
+        ))
+    );
+    // The same connection written with addresses.
+    let by_ip = conn("10.0.0.2", "10.0.0.1");
+    assert_eq!(
+        direction(&by_ip, Direction::Ingress),
+        direction(&c, Direction::Ingress)
+    );
+    // No pod at that end: no verdict for its direction.
+    assert_eq!(
+        direction(&conn("1.2.3.4", "a/web"), Direction::Egress),
+        None
+    );
+    assert_eq!(
+        direction(&conn("a/web", "192.168.0.10"), Direction::Ingress),
+        None
+    );
+    assert_eq!(
+        direction(&conn("a/web", "192.168.0.10"), Direction::Egress),
+        Some((Verdict::Allowed, vec![]))
+    );
+    assert_eq!(
+        explain_direction(
+            &inv,
+            &policies,
+            &conn("a/nobody", "a/web"),
+            Direction::Ingress
+        ),
+        Err(ExplainError::UnknownPod {
+            namespace: "a".into(),
+            name: "nobody".into()
+        })
+    );
+}
+
+#[test]
 fn invalid_policies_are_reported_and_ignored() {
-    let cases: [(&str, String, &str, &str); 10] = [
+    let cases: [(&str, String, &str, &str); 13] = [
         ("bad operator", np("p", "{podSelector: {matchExpressions: [{key: app, operator: Like}]}}"), "NetworkPolicy", "spec.podSelector.matchExpressions[0].operator"),
         ("In without values", np("p", "{podSelector: {matchExpressions: [{key: app, operator: In}]}}"), "NetworkPolicy", "spec.podSelector.matchExpressions[0].values"),
         ("bad cidr", np("p", "{podSelector: {}, ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/33}}]}]}"), "NetworkPolicy", "spec.ingress[0].from[0].ipBlock.cidr"),
@@ -285,6 +473,9 @@ fn invalid_policies_are_reported_and_ignored() {
         ("duplicate priority", anp("a1", 5, "subject: {namespaces: {}}") + &anp("a2", 5, "subject: {namespaces: {}}"), "AdminNetworkPolicy", "spec.priority"),
         ("pass in BANP", banp("{subject: {namespaces: {}}, egress: [{action: Pass, to: [{namespaces: {}}]}]}"), "BaselineAdminNetworkPolicy", "spec.egress[0].action"),
         ("EF both destinations", ef("[{type: Allow, to: {cidrSelector: 1.1.1.1/32, dnsName: x.com}}]"), "EgressFirewall", "spec.egress[0].to"),
+        ("EF cidr and nodes", ef("[{type: Allow, to: {cidrSelector: 1.1.1.1/32, nodeSelector: {}}}]"), "EgressFirewall", "spec.egress[0].to"),
+        ("EF no destination", ef("[{type: Allow, to: {}}]"), "EgressFirewall", "spec.egress[0].to"),
+        ("EF bad node selector", ef("[{type: Allow, to: {nodeSelector: {matchExpressions: [{key: role, operator: Exists, values: [x]}]}}}]"), "EgressFirewall", "spec.egress[0].to.nodeSelector.matchExpressions[0].values"),
     ];
     for (name, text, kind, field) in cases {
         // A valid policy next to the invalid one keeps working.

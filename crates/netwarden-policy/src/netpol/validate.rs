@@ -313,13 +313,14 @@ pub fn egress_firewall(ef: &EgressFirewall) -> Findings {
                 format!("unknown type {:?} (Allow, Deny)", rule.kind),
             ));
         }
-        match (&rule.to.cidr_selector, &rule.to.dns_name) {
-            (Some(c), None) => {
+        let to = &rule.to;
+        match (&to.cidr_selector, &to.dns_name, &to.node_selector) {
+            (Some(c), None, None) => {
                 if let Err(e) = c.parse::<Cidr>() {
                     out.push((format!("{at}.to.cidrSelector"), e.to_string()));
                 }
             }
-            (None, Some(d)) => {
+            (None, Some(d), None) => {
                 if d.is_empty() || d.contains(char::is_whitespace) {
                     out.push((
                         format!("{at}.to.dnsName"),
@@ -327,9 +328,10 @@ pub fn egress_firewall(ef: &EgressFirewall) -> Findings {
                     ));
                 }
             }
+            (None, None, Some(s)) => selector(&mut out, &format!("{at}.to.nodeSelector"), s),
             _ => out.push((
                 format!("{at}.to"),
-                "exactly one of cidrSelector and dnsName must be set".into(),
+                "exactly one of cidrSelector, dnsName and nodeSelector must be set".into(),
             )),
         }
         for (j, p) in rule.ports.iter().enumerate() {
