@@ -5,8 +5,14 @@
  * nw_pg_ingress sees what the pod sends (host-side ingress). It reports each new connection once
  * (monitor mode), drops destinations outside the cluster ranges (block-external) or denied by the
  * pod's rule set (rules), counts per pod, and reports every dropped packet (rate-limited per pod,
- * with the number suppressed). nw_pg_egress sees what the pod receives and only remembers the
+ * with the number suppressed). nw_pg_egress sees what the pod receives and remembers the
  * connections opened towards the pod, so that the pod's replies to them pass (see podguard/conn.h).
+ *
+ * Policy mode (network policies enforced): each connection is judged once, when it opens, by the
+ * pod's egress rule set (what the pod opens) or ingress rule set (what is opened towards it);
+ * packets of connections already open pass both ways, so a policy change never cuts an allowed
+ * connection. Both decisions are reported (new-connection and blocked events carry the slot),
+ * which is how flows learn the verdict that really happened.
  *
  * Interfaces without an entry in nw_pg_pods, and every packet not dropped, get TC_ACT_UNSPEC
  * (TCX_NEXT): the programs after ours (the CNI's) still decide.
@@ -33,12 +39,15 @@ const volatile struct nw_pg_event nw_pg_abi_anchor_event = {};
 const volatile enum nw_pg_counter nw_pg_abi_anchor_counter = NW_PG_CNT_MAX;
 const volatile enum nw_pg_event_kind nw_pg_abi_anchor_kind = NW_PG_EV_NEW_CONNECTION;
 const volatile enum nw_pg_reason nw_pg_abi_anchor_reason = NW_PG_REASON_NONE;
+const volatile enum nw_pg_direction nw_pg_abi_anchor_direction = NW_PG_DIR_EGRESS;
+const volatile enum nw_pg_policy nw_pg_abi_anchor_policy = NW_PG_POLICY_NONE;
 
-/* Multicast listener discovery (MLD queries, reports, done; MLDv2 reports): link-local group
- * management every IPv6 host sends, like neighbour discovery; neither a connection nor ours to
- * block. */
+/* Multicast group management every host sends, like neighbour discovery: IGMP (IPv4) and MLD
+ * queries, reports and done (IPv6). Link-local control, neither a connection nor ours to judge. */
 static __always_inline bool nw_pg_link_control(struct nw_fw_pkt *p)
 {
+	if (p->family == 4)
+		return p->proto == IPPROTO_IGMP;
 	return p->family == 6 && p->proto == IPPROTO_ICMPV6 &&
 	       ((p->icmp_type >= 130 && p->icmp_type <= 132) || p->icmp_type == 143);
 }
@@ -93,12 +102,26 @@ static __always_inline void nw_pg_fill(struct nw_pg_event *e, struct nw_fw_pkt *
 	e->dst_port = p->dst_port;
 	__builtin_memcpy(e->src_addr, p->src, 16);
 	__builtin_memcpy(e->dst_addr, p->dst, 16);
+	e->policy_slot = NW_PG_NO_SLOT;
+	e->direction = NW_PG_DIR_EGRESS;
+	e->policy = NW_PG_POLICY_NONE;
+	e->_pad = 0;
+}
+
+static __always_inline void nw_pg_fill_verdict(struct nw_pg_event *e, struct nw_pg_verdict *v,
+					       __u8 direction)
+{
+	e->reason = v->reason;
+	e->rule_slot = v->rule_slot;
+	e->direction = direction;
+	e->policy = v->policy;
+	e->policy_slot = v->policy_slot;
 }
 
 /* Reports a dropped packet within the pod's budget of `rate` events per CPU per second. */
 static __always_inline void nw_pg_report_blocked(struct nw_fw_pkt *p, struct nw_pg_verdict *v,
 						 __u32 pod_id, __u32 ifindex, __u32 len,
-						 __u64 now, __u32 rate)
+						 __u64 now, __u32 rate, __u8 direction)
 {
 	struct nw_pg_event_budget *b = bpf_map_lookup_elem(&nw_pg_event_budget, &pod_id);
 	__u32 suppressed = 0;
@@ -120,8 +143,7 @@ static __always_inline void nw_pg_report_blocked(struct nw_fw_pkt *p, struct nw_
 		b->suppressed = 0;
 	nw_pg_fill(e, p, pod_id, ifindex, len, now);
 	e->kind = NW_PG_EV_BLOCKED;
-	e->reason = v->reason;
-	e->rule_slot = v->rule_slot;
+	nw_pg_fill_verdict(e, v, direction);
 	e->suppressed = suppressed;
 	bpf_ringbuf_submit(e, 0);
 }
@@ -129,7 +151,8 @@ static __always_inline void nw_pg_report_blocked(struct nw_fw_pkt *p, struct nw_
 /* Reports a new connection; false when the ring is full (the connection is then not remembered,
  * so its next packet tries again). */
 static __always_inline bool nw_pg_report_new(struct nw_fw_pkt *p, struct nw_pg_verdict *v,
-					     __u32 pod_id, __u32 ifindex, __u32 len, __u64 now)
+					     __u32 pod_id, __u32 ifindex, __u32 len, __u64 now,
+					     __u8 direction)
 {
 	struct nw_pg_event *e = bpf_ringbuf_reserve(&nw_pg_events, sizeof(*e), 0);
 
@@ -139,8 +162,7 @@ static __always_inline bool nw_pg_report_new(struct nw_fw_pkt *p, struct nw_pg_v
 	}
 	nw_pg_fill(e, p, pod_id, ifindex, len, now);
 	e->kind = NW_PG_EV_NEW_CONNECTION;
-	e->reason = v->reason;
-	e->rule_slot = v->rule_slot;
+	nw_pg_fill_verdict(e, v, direction);
 	bpf_ringbuf_submit(e, 0);
 	return true;
 }
@@ -160,6 +182,38 @@ static __always_inline bool nw_pg_guarded(struct __sk_buff *skb, struct nw_pg_po
 	return *cfg != NULL;
 }
 
+/* Counts and reports a dropped packet and marks it for the capture's drop hook. */
+static __always_inline int nw_pg_drop(struct __sk_buff *skb, struct nw_fw_pkt *p,
+				      struct nw_pg_verdict *v, __u32 pod_id, __u32 len, __u64 now,
+				      __u32 rate, __u8 direction)
+{
+	struct nw_pg_pod_counters *c = bpf_map_lookup_elem(&nw_pg_pod_counters, &pod_id);
+
+	if (c) {
+		if (direction == NW_PG_DIR_EGRESS) {
+			c->blocked_packets += 1;
+			c->blocked_bytes += len;
+		}
+		if (v->policy == NW_PG_POLICY_DENIED) {
+			c->policy_dropped_packets += 1;
+			c->policy_dropped_bytes += len;
+		}
+	}
+	nw_pg_report_blocked(p, v, pod_id, skb->ifindex, len, now, rate, direction);
+	/* Freed right after: the capture's drop hook reads the mark to name the cause. */
+	skb->mark = v->policy == NW_PG_POLICY_DENIED ? NW_MARK_POLICY_DENIED :
+						       NW_MARK_POD_GUARD_BLOCKED;
+	return TC_ACT_SHOT;
+}
+
+/* Whether the packet can open a connection: a TCP segment must be a SYN; anything else opens one
+ * by being first. A TCP segment of an unknown connection that is no SYN belongs to a connection
+ * opened before the guard started: it passes unjudged and is remembered from then on. */
+static __always_inline bool nw_pg_opens(struct nw_fw_pkt *p)
+{
+	return p->proto != IPPROTO_TCP || nw_pg_is_syn(p);
+}
+
 SEC("classifier")
 int nw_pg_ingress(struct __sk_buff *skb)
 {
@@ -171,8 +225,10 @@ int nw_pg_ingress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	__u32 pod_id = pod->pod_id;
 	__u32 ruleset = pod->ruleset;
+	__u32 policy_scope = pod->policy_egress;
 	__u8 modes = pod->modes;
 	__u8 enforce = pod->blocking ? modes & (NW_PG_MODE_BLOCK_EXTERNAL | NW_PG_MODE_RULES) : 0;
+	bool policy = modes & NW_PG_MODE_POLICY;
 	__u32 len = skb->len;
 
 	struct nw_fw_pkt p = {};
@@ -186,7 +242,10 @@ int nw_pg_ingress(struct __sk_buff *skb)
 		nw_pg_count(NW_PG_CNT_UNPARSED);
 
 	__u64 now = bpf_ktime_get_coarse_ns();
-	struct nw_pg_verdict v = {};
+	__u32 gen = cfg->state & NW_PG_STATE_GEN;
+	struct nw_pg_verdict v = {
+		.policy_slot = NW_PG_NO_SLOT,
+	};
 	struct nw_pg_conn_key key = {};
 	struct nw_pg_conn *conn = NULL;
 	bool tracked = parsed == NW_FW_PARSED;
@@ -202,28 +261,26 @@ int nw_pg_ingress(struct __sk_buff *skb)
 	}
 	bool reply = conn && (conn->flags & NW_PG_CONN_INBOUND);
 
-	if (p.family == 0) {
-		/* No readable IP header: nothing to judge by, and it could carry anything. */
-		if (enforce) {
-			v.blocked = 1;
-			v.reason = NW_PG_REASON_UNPARSED;
+	/* Network policy judges what opens a connection (untracked packets: each one). */
+	if (policy && !conn && (!tracked || nw_pg_opens(&p)))
+		nw_pg_policy_judge(&v, &p, parsed, policy_scope, gen, false);
+	if (!v.blocked) {
+		if (p.family == 0) {
+			/* No readable IP header: nothing to judge by, and it could carry anything. */
+			if (enforce) {
+				v.blocked = 1;
+				v.reason = NW_PG_REASON_UNPARSED;
+			}
+		} else if (enforce && !reply) {
+			nw_pg_judge(&v, &p, parsed, enforce, ruleset, gen);
 		}
-	} else if (enforce && !reply) {
-		nw_pg_judge(&v, &p, parsed, enforce, ruleset, cfg->state & NW_PG_STATE_GEN);
 	}
+	if (v.blocked)
+		return nw_pg_drop(skb, &p, &v, pod_id, len, now, cfg->events_per_sec,
+				  NW_PG_DIR_EGRESS);
 
 	struct nw_pg_pod_counters *c = bpf_map_lookup_elem(&nw_pg_pod_counters, &pod_id);
 
-	if (v.blocked) {
-		if (c) {
-			c->blocked_packets += 1;
-			c->blocked_bytes += len;
-		}
-		nw_pg_report_blocked(&p, &v, pod_id, ifindex, len, now, cfg->events_per_sec);
-		/* Freed right after: the capture's drop hook reads the mark to name the cause. */
-		skb->mark = NW_MARK_POD_GUARD_BLOCKED;
-		return TC_ACT_SHOT;
-	}
 	if (c) {
 		c->allowed_packets += 1;
 		c->allowed_bytes += len;
@@ -236,8 +293,10 @@ int nw_pg_ingress(struct __sk_buff *skb)
 			conn->flags |= NW_PG_CONN_CLOSED;
 		return TC_ACT_UNSPEC;
 	}
-	/* A new outbound connection. */
-	if ((modes & NW_PG_MODE_MONITOR) && !nw_pg_report_new(&p, &v, pod_id, ifindex, len, now))
+	/* A new outbound connection: reported in monitor mode, and whenever policy decided it. */
+	bool report = (modes & NW_PG_MODE_MONITOR) || v.policy != NW_PG_POLICY_NONE;
+
+	if (report && !nw_pg_report_new(&p, &v, pod_id, ifindex, len, now, NW_PG_DIR_EGRESS))
 		return TC_ACT_UNSPEC;
 	if (c && (modes & NW_PG_MODE_MONITOR))
 		c->new_connections += 1;
@@ -259,15 +318,34 @@ int nw_pg_egress(struct __sk_buff *skb)
 	if (!nw_pg_guarded(skb, &pod, &cfg))
 		return TC_ACT_UNSPEC;
 	__u32 pod_id = pod->pod_id;
+	__u32 policy_scope = pod->policy_ingress;
+	bool policy = pod->modes & NW_PG_MODE_POLICY;
+	__u32 len = skb->len;
 	struct nw_fw_pkt p = {};
+	int parsed = nw_pg_parse(skb, &p);
 
-	if (nw_pg_parse(skb, &p) != NW_FW_PARSED)
-		return TC_ACT_UNSPEC;
-	struct nw_pg_conn_key key = {};
-
-	if (!nw_pg_key_in(&key, &p, pod_id))
+	if (parsed == NW_FW_ALWAYS_PASS || (parsed == NW_FW_PARSED && nw_pg_link_control(&p)))
 		return TC_ACT_UNSPEC;
 	__u64 now = bpf_ktime_get_coarse_ns();
+	__u32 gen = cfg->state & NW_PG_STATE_GEN;
+	struct nw_pg_verdict v = {
+		.policy_slot = NW_PG_NO_SLOT,
+	};
+	struct nw_pg_conn_key key = {};
+
+	if (parsed != NW_FW_PARSED || !nw_pg_key_in(&key, &p, pod_id)) {
+		/* Untracked: fragments and unwalkable headers, ICMP other than echo requests (replies
+		 * and errors of the pod's own connections) and protocols without connections. Policy
+		 * judges the last kind, and the first two by what the rule set says for them. */
+		bool icmp = p.proto == IPPROTO_ICMP || p.proto == IPPROTO_ICMPV6;
+
+		if (!policy || (parsed == NW_FW_PARSED && icmp))
+			return TC_ACT_UNSPEC;
+		if (nw_pg_policy_judge(&v, &p, parsed, policy_scope, gen, true))
+			return nw_pg_drop(skb, &p, &v, pod_id, len, now, cfg->events_per_sec,
+					  NW_PG_DIR_INGRESS);
+		return TC_ACT_UNSPEC;
+	}
 	struct nw_pg_conn *conn = bpf_map_lookup_elem(&nw_pg_conns, &key);
 
 	if (conn && nw_pg_conn_live(conn, now, cfg->conn_idle_ns) &&
@@ -278,8 +356,15 @@ int nw_pg_egress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	}
 	/* TCP connections open with a SYN; a stray segment opens nothing. */
-	if (p.proto == IPPROTO_TCP && !nw_pg_is_syn(&p))
+	if (!nw_pg_opens(&p))
 		return TC_ACT_UNSPEC;
+	if (policy) {
+		if (nw_pg_policy_judge(&v, &p, parsed, policy_scope, gen, true))
+			return nw_pg_drop(skb, &p, &v, pod_id, len, now, cfg->events_per_sec,
+					  NW_PG_DIR_INGRESS);
+		if (!nw_pg_report_new(&p, &v, pod_id, skb->ifindex, len, now, NW_PG_DIR_INGRESS))
+			return TC_ACT_UNSPEC;
+	}
 	struct nw_pg_conn fresh = {
 		.last_seen_ns = now,
 		.flags = NW_PG_CONN_INBOUND,

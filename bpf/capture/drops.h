@@ -151,8 +151,11 @@ static __always_inline int nw_handle_drop(struct sk_buff *skb, __u32 reason)
 		return 0;
 	__sync_fetch_and_add(&e->drop_packets, 1);
 	__sync_fetch_and_add(&e->drop_bytes, nw_drop_len(skb));
-	e->drop_cause = BPF_CORE_READ(skb, mark) == NW_MARK_POD_GUARD_BLOCKED ?
-				NW_DROP_CAUSE_POD_GUARD_BLOCKED : reason;
+	__u32 mark = BPF_CORE_READ(skb, mark);
+
+	e->drop_cause = mark == NW_MARK_POD_GUARD_BLOCKED ? NW_DROP_CAUSE_POD_GUARD_BLOCKED :
+			mark == NW_MARK_POLICY_DENIED	  ? NW_DROP_CAUSE_POLICY_DENIED :
+							    reason;
 	e->drop_tcp_flags = tcp_flags;
 	struct sock *sk = BPF_CORE_READ(skb, sk);
 

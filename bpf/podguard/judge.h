@@ -2,7 +2,8 @@
 /*
  * What a guarded pod may send: the pod's rule set (the firewall's compiled tables, looked up by
  * destination), then the cluster ranges (block-external). Only modes whose blocking is in force
- * are asked.
+ * are asked. Network policy (enforce mode) uses the same tables: the pod's egress rule set by
+ * destination, its ingress rule set by source.
  */
 #ifndef NETWARDEN_PODGUARD_JUDGE_H
 #define NETWARDEN_PODGUARD_JUDGE_H
@@ -10,11 +11,15 @@
 struct nw_pg_verdict {
 	__u8 blocked;
 	__u8 reason;		/* enum nw_pg_reason */
+	__u8 policy;		/* enum nw_pg_policy */
 	__u32 rule_slot;
+	__u32 policy_slot;
 };
 
-/* The rule set's decision word for the packet's destination (NW_FW_PASS when no rule matches). */
-static __always_inline __u32 nw_pg_rules(struct nw_fw_pkt *p, int parsed, __u32 ruleset, __u32 gen)
+/* The rule set's decision word for the remote address `remote` (the packet's destination or
+ * source; NW_FW_PASS when no rule matches). */
+static __always_inline __u32 nw_pg_lookup(struct nw_fw_pkt *p, int parsed, __u32 ruleset, __u32 gen,
+					  const __u8 *remote)
 {
 	struct nw_fw_lpm_key key = {};
 
@@ -24,10 +29,10 @@ static __always_inline __u32 nw_pg_rules(struct nw_fw_pkt *p, int parsed, __u32 
 	if (p->family == 6) {
 		key.scope |= NW_FW_SCOPE_V6;
 		key.prefixlen = 32 + 128;
-		__builtin_memcpy(key.addr, p->dst, 16);
+		__builtin_memcpy(key.addr, remote, 16);
 	} else {
 		key.prefixlen = 32 + 32;
-		__builtin_memcpy(key.addr, p->dst, 4);
+		__builtin_memcpy(key.addr, remote, 4);
 	}
 	struct nw_fw_region *r = bpf_map_lookup_elem(&nw_pg_rule_prefixes, &key);
 
@@ -74,7 +79,7 @@ static __always_inline void nw_pg_judge(struct nw_pg_verdict *v, struct nw_fw_pk
 					__u8 modes, __u32 ruleset, __u32 gen)
 {
 	if (modes & NW_PG_MODE_RULES) {
-		__u32 decision = nw_pg_rules(p, parsed, ruleset, gen);
+		__u32 decision = nw_pg_lookup(p, parsed, ruleset, gen, p->dst);
 		__u8 verdict = decision & NW_FW_VERDICT_MASK;
 
 		if (verdict == NW_FW_DENY) {
@@ -93,6 +98,36 @@ static __always_inline void nw_pg_judge(struct nw_pg_verdict *v, struct nw_fw_pk
 		v->blocked = 1;
 		v->reason = NW_PG_REASON_EXTERNAL;
 	}
+}
+
+/* What network policy decides for a connection the packet opens: `scope` is the pod's egress rule
+ * set (remote = destination) or ingress rule set (remote = source). Fills the event fields; true
+ * when the packet is denied. A rule set without an entry for the address denies (fail closed:
+ * userspace always covers both families). */
+static __always_inline bool nw_pg_policy_judge(struct nw_pg_verdict *v, struct nw_fw_pkt *p,
+					       int parsed, __u32 scope, __u32 gen, bool ingress)
+{
+	v->policy = NW_PG_POLICY_DENIED;
+	v->policy_slot = NW_PG_NO_SLOT;
+	v->blocked = 1;
+	if (p->family == 0) {
+		/* No readable IP header: no address to judge by. */
+		v->reason = NW_PG_REASON_UNPARSED;
+		return true;
+	}
+	__u32 decision = nw_pg_lookup(p, parsed, scope, gen, ingress ? p->src : p->dst);
+	__u8 verdict = decision & NW_FW_VERDICT_MASK;
+
+	v->reason = NW_PG_REASON_POLICY;
+	if (verdict == NW_FW_ALLOW || verdict == NW_FW_DENY)
+		v->policy_slot = decision >> NW_FW_SLOT_SHIFT;
+	if (verdict == NW_FW_ALLOW) {
+		v->policy = NW_PG_POLICY_ALLOWED;
+		v->blocked = 0;
+		v->reason = NW_PG_REASON_NONE;
+		return false;
+	}
+	return true;
 }
 
 #endif

@@ -10,7 +10,11 @@
 /* skb->mark of a packet the pod guard drops ("nw" + 0x0b10c). */
 #define NW_MARK_POD_GUARD_BLOCKED 0x6e7b10c0u
 
-/* Drop cause recorded for it: above every kernel skb_drop_reason, named in userspace. */
+/* skb->mark of a packet the pod guard drops because network policy denies it. */
+#define NW_MARK_POLICY_DENIED 0x6e7b10c1u
+
+/* Drop causes recorded for them: above every kernel skb_drop_reason, named in userspace. */
 #define NW_DROP_CAUSE_POD_GUARD_BLOCKED 0x4e570001u
+#define NW_DROP_CAUSE_POLICY_DENIED 0x4e570002u
 
 #endif

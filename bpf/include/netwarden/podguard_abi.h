@@ -3,8 +3,8 @@
  * The pod guard's kernel<->user ABI. Mirrored in crates/netwarden-bpf/src/podguard_abi.rs (layout
  * tests compare against this object's BTF).
  *
- * The program runs at tcx ingress of the HOST side of a pod's veth, i.e. on traffic leaving the
- * pod. Userspace (crates/netwarden-datapath, podguard) keeps one nw_pg_pod per guarded interface;
+ * The programs run at tcx ingress and egress of the HOST side of a pod's veth, i.e. on traffic
+ * leaving and entering the pod. Userspace (crates/netwarden-datapath, podguard) keeps one nw_pg_pod per guarded interface;
  * packets of other interfaces pass untouched.
  *
  * Destination rules reuse the firewall's compiled tables (include/netwarden/firewall_abi.h): a
@@ -19,6 +19,7 @@
 #define NW_PG_MODE_MONITOR 0x1		/* report each new connection once */
 #define NW_PG_MODE_BLOCK_EXTERNAL 0x2	/* drop destinations outside the cluster CIDRs */
 #define NW_PG_MODE_RULES 0x4		/* judge destinations by the pod's rule set */
+#define NW_PG_MODE_POLICY 0x8		/* enforce network policies: judge new connections both ways */
 
 /* nw_pg_config.state */
 #define NW_PG_STATE_GEN 0x1		/* the live generation of the rule tables */
@@ -42,6 +43,10 @@ struct nw_pg_pod {
 	 * the pod is only monitored. */
 	__u8 blocking;
 	__u16 _pad;
+	/* NW_PG_MODE_POLICY: the network-policy rule sets (scopes of the rule tables) judging what
+	 * the pod opens (by destination) and what is opened towards it (by source). */
+	__u32 policy_egress;
+	__u32 policy_ingress;
 };
 
 /* Cluster ranges (pod, service and node CIDRs): prefixlen = 32 + the CIDR's length. */
@@ -79,6 +84,9 @@ struct nw_pg_pod_counters {
 	__u64 blocked_packets;
 	__u64 blocked_bytes;
 	__u64 new_connections;
+	/* Packets dropped by network policy, both directions (egress ones are also in blocked_*). */
+	__u64 policy_dropped_packets;
+	__u64 policy_dropped_bytes;
 };
 
 /* Per pod slot, per CPU: the blocked-event budget of the current second. */
@@ -107,6 +115,23 @@ enum nw_pg_reason {
 	NW_PG_REASON_RULE = 2,		/* a Deny rule (rule_slot names it) */
 	NW_PG_REASON_UNPARSED = 3,	/* headers could not be walked on a blocking pod */
 	NW_PG_REASON_RULE_ALLOW = 4,	/* allowed by an Allow rule (rule_slot names it) */
+	NW_PG_REASON_POLICY = 5,	/* dropped by network policy (policy_slot names the decision) */
+};
+
+/* nw_pg_event.policy_slot when no decision names the drop (unreadable headers, missing entry). */
+#define NW_PG_NO_SLOT 0xffffffffu
+
+/* Which way the packet goes, seen from the pod. */
+enum nw_pg_direction {
+	NW_PG_DIR_EGRESS = 0,		/* the pod sends it (host-side ingress) */
+	NW_PG_DIR_INGRESS = 1,		/* the pod receives it (host-side egress) */
+};
+
+/* What network policy decided for the packet's connection (NW_PG_MODE_POLICY). */
+enum nw_pg_policy {
+	NW_PG_POLICY_NONE = 0,		/* not judged (no policy mode, or mid-connection) */
+	NW_PG_POLICY_ALLOWED = 1,
+	NW_PG_POLICY_DENIED = 2,
 };
 
 struct nw_pg_event {
@@ -130,6 +155,11 @@ struct nw_pg_event {
 	__u16 dst_port;
 	__u8 src_addr[16];
 	__u8 dst_addr[16];
+	/* The decision's slot (decision >> NW_FW_SLOT_SHIFT) when policy is not NW_PG_POLICY_NONE. */
+	__u32 policy_slot;
+	__u8 direction;		/* enum nw_pg_direction */
+	__u8 policy;		/* enum nw_pg_policy */
+	__u16 _pad;
 };
 
 #endif

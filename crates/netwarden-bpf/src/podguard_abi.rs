@@ -5,6 +5,7 @@
 pub const MODE_MONITOR: u8 = 0x1;
 pub const MODE_BLOCK_EXTERNAL: u8 = 0x2;
 pub const MODE_RULES: u8 = 0x4;
+pub const MODE_POLICY: u8 = 0x8;
 
 /// `nw_pg_config.state` bits.
 pub const STATE_GEN: u32 = 0x1;
@@ -23,6 +24,19 @@ pub const REASON_EXTERNAL: u8 = 1;
 pub const REASON_RULE: u8 = 2;
 pub const REASON_UNPARSED: u8 = 3;
 pub const REASON_RULE_ALLOW: u8 = 4;
+pub const REASON_POLICY: u8 = 5;
+
+/// `enum nw_pg_direction`: which way the packet goes, seen from the pod.
+pub const DIR_EGRESS: u8 = 0;
+pub const DIR_INGRESS: u8 = 1;
+
+/// `enum nw_pg_policy`.
+pub const POLICY_NONE: u8 = 0;
+pub const POLICY_ALLOWED: u8 = 1;
+pub const POLICY_DENIED: u8 = 2;
+
+/// `NW_PG_NO_SLOT`: no decision names the drop.
+pub const NO_SLOT: u32 = u32::MAX;
 
 /// Indexes of the pod guard's per-CPU counters (`enum nw_pg_counter`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +85,8 @@ pub struct PgPod {
     pub modes: u8,
     pub blocking: u8,
     pub _pad: u16,
+    pub policy_egress: u32,
+    pub policy_ingress: u32,
 }
 
 /// The part of `struct nw_pg_cidr_key` after `prefixlen` (aya's `LpmTrie` key adds the length).
@@ -113,6 +129,8 @@ pub struct PgPodCounters {
     pub blocked_packets: u64,
     pub blocked_bytes: u64,
     pub new_connections: u64,
+    pub policy_dropped_packets: u64,
+    pub policy_dropped_bytes: u64,
 }
 
 /// `struct nw_pg_event_budget`.
@@ -146,6 +164,10 @@ pub struct PgEvent {
     pub dst_port: u16,
     pub src_addr: [u8; 16],
     pub dst_addr: [u8; 16],
+    pub policy_slot: u32,
+    pub direction: u8,
+    pub policy: u8,
+    pub _pad: u16,
 }
 
 unsafe impl aya::Pod for PgConfig {}
@@ -179,7 +201,8 @@ mod layout_tests {
             "nw_pg_pod",
             size_of::<PgPod>(),
             fields!(PgPod: "pod_id" => pod_id, "ruleset" => ruleset, "modes" => modes,
-                "blocking" => blocking, "_pad" => _pad),
+                "blocking" => blocking, "_pad" => _pad, "policy_egress" => policy_egress,
+                "policy_ingress" => policy_ingress),
         );
     }
 
@@ -238,7 +261,9 @@ mod layout_tests {
             size_of::<PgPodCounters>(),
             fields!(PgPodCounters: "allowed_packets" => allowed_packets,
                 "allowed_bytes" => allowed_bytes, "blocked_packets" => blocked_packets,
-                "blocked_bytes" => blocked_bytes, "new_connections" => new_connections),
+                "blocked_bytes" => blocked_bytes, "new_connections" => new_connections,
+                "policy_dropped_packets" => policy_dropped_packets,
+                "policy_dropped_bytes" => policy_dropped_bytes),
         );
         check(
             OBJ,
@@ -260,7 +285,8 @@ mod layout_tests {
                 "kind" => kind, "reason" => reason, "family" => family, "proto" => proto,
                 "flags" => flags, "tcp_flags" => tcp_flags, "icmp_type" => icmp_type,
                 "icmp_code" => icmp_code, "src_port" => src_port, "dst_port" => dst_port,
-                "src_addr" => src_addr, "dst_addr" => dst_addr),
+                "src_addr" => src_addr, "dst_addr" => dst_addr, "policy_slot" => policy_slot,
+                "direction" => direction, "policy" => policy, "_pad" => _pad),
         );
     }
 
@@ -288,6 +314,24 @@ mod layout_tests {
                 ("NW_PG_REASON_RULE", REASON_RULE.into()),
                 ("NW_PG_REASON_UNPARSED", REASON_UNPARSED.into()),
                 ("NW_PG_REASON_RULE_ALLOW", REASON_RULE_ALLOW.into()),
+                ("NW_PG_REASON_POLICY", REASON_POLICY.into()),
+            ],
+        );
+        check_enum(
+            OBJ,
+            "nw_pg_direction",
+            &[
+                ("NW_PG_DIR_EGRESS", DIR_EGRESS.into()),
+                ("NW_PG_DIR_INGRESS", DIR_INGRESS.into()),
+            ],
+        );
+        check_enum(
+            OBJ,
+            "nw_pg_policy",
+            &[
+                ("NW_PG_POLICY_NONE", POLICY_NONE.into()),
+                ("NW_PG_POLICY_ALLOWED", POLICY_ALLOWED.into()),
+                ("NW_PG_POLICY_DENIED", POLICY_DENIED.into()),
             ],
         );
     }

@@ -7,6 +7,10 @@ use netwarden_bpf::btf::{Btf, EnumNames};
 /// dropped, recorded instead of the kernel's generic TC_INGRESS reason.
 pub const DROP_CAUSE_POD_GUARD_BLOCKED: u32 = 0x4e57_0001;
 
+/// `NW_DROP_CAUSE_POLICY_DENIED`: a packet the pod guard dropped because network policy denies
+/// its connection (enforce mode).
+pub const DROP_CAUSE_POLICY_DENIED: u32 = 0x4e57_0002;
+
 /// Drop reason and TCP state names of this kernel.
 #[derive(Debug, Clone, Default)]
 pub struct KernelNames {
@@ -33,6 +37,9 @@ impl KernelNames {
     pub fn drop_reason(&self, value: u32) -> String {
         if value == DROP_CAUSE_POD_GUARD_BLOCKED {
             return "NETWARDEN_POD_GUARD_BLOCKED".to_string();
+        }
+        if value == DROP_CAUSE_POLICY_DENIED {
+            return "NETWARDEN_NETWORK_POLICY_DENIED".to_string();
         }
         match self.drop_reasons.name(value as i64) {
             Some(name) => name.to_string(),

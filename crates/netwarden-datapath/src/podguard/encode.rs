@@ -1,14 +1,25 @@
 //! Kernel values of the pod guard's inputs (pure: no maps touched here).
 
 use netwarden_bpf::podguard_abi::{
-    PgCidrData, PgPod, MODE_BLOCK_EXTERNAL, MODE_MONITOR, MODE_RULES,
+    PgCidrData, PgPod, MODE_BLOCK_EXTERNAL, MODE_MONITOR, MODE_POLICY, MODE_RULES,
 };
 use netwarden_policy::firewall::model::Cidr;
 use netwarden_policy::podguard::{Assignment, Mode};
 use std::net::IpAddr;
 
-/// The kernel entry of an assignment (without the pod id).
-pub fn pod_value(a: &Assignment) -> PgPod {
+/// The kernel entry of a pod guarded by `assignment` (if any; without the pod id) and judged by
+/// the network-policy rule sets `policy` (egress, ingress scopes), if any.
+pub fn pod_value(assignment: Option<&Assignment>, policy: Option<(u32, u32)>) -> PgPod {
+    let mut value = assignment.map(assignment_value).unwrap_or_default();
+    if let Some((egress, ingress)) = policy {
+        value.modes |= MODE_POLICY;
+        value.policy_egress = egress;
+        value.policy_ingress = ingress;
+    }
+    value
+}
+
+fn assignment_value(a: &Assignment) -> PgPod {
     let mut modes = if a.monitor { MODE_MONITOR } else { 0 };
     let mut ruleset = 0;
     match a.mode {
@@ -24,7 +35,7 @@ pub fn pod_value(a: &Assignment) -> PgPod {
         ruleset,
         modes,
         blocking: u8::from(a.blocking && a.mode != Mode::Monitor),
-        _pad: 0,
+        ..PgPod::default()
     }
 }
 
@@ -40,6 +51,9 @@ pub fn modes_text(v: &PgPod) -> String {
     }
     if v.modes & MODE_RULES != 0 {
         parts.push("rules");
+    }
+    if v.modes & MODE_POLICY != 0 {
+        parts.push("network-policy");
     }
     let mut text = parts.join("+");
     if v.modes & (MODE_BLOCK_EXTERNAL | MODE_RULES) != 0 && v.blocking == 0 {
@@ -101,13 +115,31 @@ mod tests {
             ),
         ];
         for (assignment, modes, ruleset, blocking, text) in cases {
-            let v = pod_value(assignment);
+            let v = pod_value(Some(assignment), None);
             assert_eq!(
                 (v.modes, v.ruleset, v.blocking),
                 (*modes, *ruleset, *blocking)
             );
             assert_eq!(modes_text(&v), *text);
         }
+    }
+
+    #[test]
+    fn network_policy_adds_its_rule_sets() {
+        let v = pod_value(None, Some((1 << 20, (1 << 20) + 1)));
+        assert_eq!(
+            (v.modes, v.policy_egress, v.policy_ingress, v.blocking),
+            (MODE_POLICY, 1 << 20, (1 << 20) + 1, 0)
+        );
+        assert_eq!(modes_text(&v), "network-policy");
+        let guarded = Assignment {
+            selector: 0,
+            mode: Mode::Monitor,
+            monitor: true,
+            blocking: false,
+        };
+        let v = pod_value(Some(&guarded), Some((7, 8)));
+        assert_eq!(modes_text(&v), "monitor+network-policy");
     }
 
     #[test]

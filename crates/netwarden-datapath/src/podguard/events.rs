@@ -2,8 +2,10 @@
 
 use netwarden_bpf::firewall_abi::{EV_FRAGMENT, EV_TRUNCATED, EV_UNPARSED};
 use netwarden_bpf::podguard_abi::{
-    PgEvent, EV_BLOCKED, REASON_EXTERNAL, REASON_RULE, REASON_RULE_ALLOW, REASON_UNPARSED,
+    PgEvent, DIR_INGRESS, EV_BLOCKED, POLICY_ALLOWED, POLICY_DENIED, REASON_EXTERNAL,
+    REASON_POLICY, REASON_RULE, REASON_RULE_ALLOW, REASON_UNPARSED,
 };
+use netwarden_policy::netpol::DirectionVerdict;
 use serde::Serialize;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -48,12 +50,21 @@ pub struct PodGuardEvent {
     /// `new-connection` or `blocked`.
     pub kind: &'static str,
     pub verdict: Verdict,
-    /// Why blocked (`external`, `rule`, `unparsed`) or allowed by a rule (`rule`); absent otherwise.
+    /// Which way the packet goes, seen from the pod: `egress` (it sends) or `ingress`.
+    pub direction: &'static str,
+    /// Why blocked (`external`, `rule`, `policy`, `unparsed`) or allowed by a rule (`rule`);
+    /// absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
     /// The rule that decided, e.g. `selectors[1].rules[0]: Deny 0.0.0.0/0 TCP`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// What network policy decided for the connection (`allowed`, `denied`), in enforce mode.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<&'static str>,
+    /// The deciding network events of that direction (NetObserv's `NetworkEvents` form).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub network_events: Vec<serde_json::Value>,
     /// Absent when the pod is no longer known (released since).
     pub namespace: Option<String>,
     pub pod: Option<String>,
@@ -91,6 +102,8 @@ pub trait Names {
     fn pod(&self, pod_id: u32) -> Option<&PodRef>;
     fn interface(&self, ifindex: u32) -> String;
     fn rule(&self, slot: u32) -> Option<String>;
+    /// The network-policy decision of a kernel slot.
+    fn policy_decision(&self, slot: u32) -> Option<&DirectionVerdict>;
 }
 
 impl PodGuardEvent {
@@ -112,8 +125,18 @@ impl PodGuardEvent {
             REASON_EXTERNAL => Some("external"),
             REASON_RULE | REASON_RULE_ALLOW => Some("rule"),
             REASON_UNPARSED => Some("unparsed"),
+            REASON_POLICY => Some("policy"),
             _ => None,
         };
+        let policy = match e.policy {
+            POLICY_ALLOWED => Some("allowed"),
+            POLICY_DENIED => Some("denied"),
+            _ => None,
+        };
+        let network_events = policy
+            .and_then(|_| names.policy_decision(e.policy_slot))
+            .map(|d| d.events.iter().map(|ev| ev.to_json()).collect())
+            .unwrap_or_default();
         let rule = matches!(e.reason, REASON_RULE | REASON_RULE_ALLOW)
             .then(|| names.rule(e.rule_slot))
             .flatten();
@@ -127,8 +150,15 @@ impl PodGuardEvent {
             } else {
                 Verdict::Allowed
             },
+            direction: if e.direction == DIR_INGRESS {
+                "ingress"
+            } else {
+                "egress"
+            },
             reason,
             rule,
+            policy,
+            network_events,
             namespace: pod.map(|p| p.namespace.clone()),
             pod: pod.map(|p| p.name.clone()),
             interface: names.interface(e.ifindex),
@@ -147,7 +177,9 @@ impl PodGuardEvent {
     /// The pod monitor's log line, e.g.
     /// `TRAFFIC: 10.244.1.5:45678 -> 8.8.8.8:53 (UDP) [ALLOWED] [pod: default/nginx-pod]`;
     /// IPv6 addresses with ports are bracketed (`[fd00::1]:80`), protocols without ports show the
-    /// bare address, and ` [suppressed: N]` follows when a rate limit held events back.
+    /// bare address, and ` [suppressed: N]` follows when a rate limit held events back. In
+    /// enforce mode the policy decision follows, e.g. ` [policy: ingress denied: Dropped by
+    /// network policies isolation in namespace iperf, direction Ingress]`.
     pub fn text_line(&self) -> String {
         let end = |addr: IpAddr, port: Option<u16>| match port {
             Some(p) => SocketAddr::new(addr, p).to_string(),
@@ -164,6 +196,19 @@ impl PodGuardEvent {
             self.protocol,
             self.verdict.as_str(),
         );
+        if let Some(policy) = self.policy {
+            let messages: Vec<&str> = self
+                .network_events
+                .iter()
+                .filter_map(|e| e.get("Message").and_then(|m| m.as_str()))
+                .collect();
+            let why = match (messages.is_empty(), policy) {
+                (false, _) => messages.join("; "),
+                (true, "allowed") => "no policy applies".to_string(),
+                (true, _) => "headers unreadable".to_string(),
+            };
+            line.push_str(&format!(" [policy: {} {policy}: {why}]", self.direction));
+        }
         if self.suppressed > 0 {
             line.push_str(&format!(" [suppressed: {}]", self.suppressed));
         }
@@ -187,6 +232,9 @@ mod tests {
         }
         fn rule(&self, slot: u32) -> Option<String> {
             Some(format!("rule {slot}"))
+        }
+        fn policy_decision(&self, _slot: u32) -> Option<&DirectionVerdict> {
+            None
         }
     }
 

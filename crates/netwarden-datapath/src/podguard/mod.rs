@@ -34,8 +34,10 @@ use netwarden_bpf::podguard_abi::{
     PgCidrData, PgConfig, PgCounter, PgEvent, PgEventBudget, PgPod, PgPodCounters, STATE_GEN,
 };
 use netwarden_bpf::podguard_names as names;
+use netwarden_policy::firewall::compiled::CompiledFirewall;
 use netwarden_policy::firewall::model::Cidr;
 use netwarden_policy::firewall::Problem;
+use netwarden_policy::netpol::{DirectionVerdict, Enforcement};
 use netwarden_policy::podguard::{rule_set_of_object, PodGuardPolicy};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::{AsFd, AsRawFd};
@@ -110,6 +112,24 @@ pub struct PodTotals {
     pub blocked_packets: u64,
     pub blocked_bytes: u64,
     pub new_connections: u64,
+    /// Dropped by network policy, both directions (enforce mode).
+    pub policy_dropped_packets: u64,
+    pub policy_dropped_bytes: u64,
+}
+
+/// Network-policy rule sets get scopes from here up (the guard's own rule sets are numbered by
+/// selector, far below); scopes must stay under the generation and family bits.
+const POLICY_SCOPE_BASE: u32 = 1 << 20;
+const POLICY_SCOPE_END: u32 = 1 << 29;
+
+/// The pod guard's own rule sets as last compiled.
+#[derive(Debug, Default)]
+struct GuardRules {
+    compiled: CompiledFirewall,
+    /// Synthetic interface name -> scope (the selector's index).
+    scopes: BTreeMap<String, u32>,
+    /// Slot -> the rule as users wrote it.
+    names: HashMap<u32, String>,
 }
 
 /// The loaded pod guard and everything attached to it.
@@ -134,7 +154,13 @@ pub struct PodGuard {
     entries: BTreeMap<u32, (PodRef, PgPod)>,
     status: BTreeMap<PodRef, Status>,
     cluster_keys: BTreeSet<(u32, PgCidrData)>,
-    rule_names: HashMap<u32, String>,
+    guard_rules: GuardRules,
+    /// Network policies in force (enforce mode), and the scope of each rule set ever written
+    /// (kept, so a pod's entry always names its own tables across updates).
+    netpol: Option<Enforcement>,
+    policy_scopes: HashMap<String, u32>,
+    /// Kernel slot of network-policy decision 0 (they follow the guard's rules).
+    netpol_offset: u32,
     rules_applied: bool,
     ifnames: HashMap<u32, String>,
 }
@@ -241,7 +267,10 @@ impl PodGuard {
             entries: BTreeMap::new(),
             status: BTreeMap::new(),
             cluster_keys: BTreeSet::new(),
-            rule_names: HashMap::new(),
+            guard_rules: GuardRules::default(),
+            netpol: None,
+            policy_scopes: HashMap::new(),
+            netpol_offset: 0,
             rules_applied: false,
             ifnames: HashMap::new(),
         };
@@ -283,19 +312,107 @@ impl PodGuard {
     /// step (the tables of the other generation are written, then the generation flips).
     pub fn set_rules(&mut self, policy: &PodGuardPolicy) -> Result<(), PodGuardError> {
         let compiled = policy.compile_rules().map_err(PodGuardError::Rules)?;
-        const MAX_SLOTS: usize = 1 << 24;
-        if compiled.rules.len() > MAX_SLOTS {
-            return Err(PodGuardError::Capacity {
-                what: "pod guard rules",
-                needed: compiled.rules.len(),
-                capacity: MAX_SLOTS,
-            });
-        }
+        let names: HashMap<u32, String> = compiled
+            .rules
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, r)| {
+                let set = rule_set_of_object(&r.object)? as usize;
+                let index = r.order.checked_sub(1)? as usize;
+                let rule = policy.selectors.get(set)?.rules.get(index)?;
+                Some((
+                    slot as u32,
+                    format!("selectors[{set}].rules[{index}]: {rule}"),
+                ))
+            })
+            .collect();
         let scopes: BTreeMap<String, u32> = compiled
             .rules
             .iter()
             .filter_map(|r| Some((r.interface.clone(), rule_set_of_object(&r.object)?)))
             .collect();
+        let previous = std::mem::replace(
+            &mut self.guard_rules,
+            GuardRules {
+                compiled,
+                scopes,
+                names,
+            },
+        );
+        self.write_rules()
+            .inspect_err(|_| self.guard_rules = previous)
+    }
+
+    /// Puts network policies in force (enforce mode) for the pods of `enforcement`, in one step
+    /// with the pod guard's own rules; `None` stops enforcing. Pods are judged by their rule sets
+    /// once a sync marks them ([`GuardedPod::network_policy`]); a pod that has none here is not
+    /// judged by policy. Connections already open stay open.
+    pub fn set_network_policy(
+        &mut self,
+        enforcement: Option<Enforcement>,
+    ) -> Result<(), PodGuardError> {
+        if let Some(e) = &enforcement {
+            for pod in &e.pods {
+                for set in [&pod.egress, &pod.ingress] {
+                    if !self.policy_scopes.contains_key(set) {
+                        let id = POLICY_SCOPE_BASE + self.policy_scopes.len() as u32;
+                        if id >= POLICY_SCOPE_END {
+                            return Err(PodGuardError::Capacity {
+                                what: "network-policy rule sets",
+                                needed: self.policy_scopes.len() + 1,
+                                capacity: (POLICY_SCOPE_END - POLICY_SCOPE_BASE) as usize,
+                            });
+                        }
+                        self.policy_scopes.insert(set.clone(), id);
+                    }
+                }
+            }
+        }
+        let previous = std::mem::replace(&mut self.netpol, enforcement);
+        self.write_rules().inspect_err(|_| self.netpol = previous)
+    }
+
+    /// The policy rule-set scopes of a pod, when network policy is in force for it.
+    fn policy_scopes_of(&self, pod: &PodRef) -> Option<(u32, u32)> {
+        let e = self.netpol.as_ref()?;
+        let p = e
+            .pods
+            .binary_search_by(|p| {
+                (p.namespace.as_str(), p.name.as_str())
+                    .cmp(&(pod.namespace.as_str(), pod.name.as_str()))
+            })
+            .ok()
+            .and_then(|i| e.pods.get(i))?;
+        Some((
+            *self.policy_scopes.get(&p.egress)?,
+            *self.policy_scopes.get(&p.ingress)?,
+        ))
+    }
+
+    /// Writes the guard's rule sets and the network-policy rule sets into the idle generation of
+    /// the tables, then flips the generation.
+    fn write_rules(&mut self) -> Result<(), PodGuardError> {
+        let mut compiled = self.guard_rules.compiled.clone();
+        let mut scopes = self.guard_rules.scopes.clone();
+        let offset = match &self.netpol {
+            Some(e) => {
+                scopes.extend(
+                    self.policy_scopes
+                        .iter()
+                        .map(|(name, id)| (name.clone(), *id)),
+                );
+                compiled.append(&e.tables)
+            }
+            None => compiled.rules.len() as u32,
+        };
+        const MAX_SLOTS: usize = 1 << 24;
+        if compiled.rules.len() > MAX_SLOTS {
+            return Err(PodGuardError::Capacity {
+                what: "pod guard rules and network-policy decisions",
+                needed: compiled.rules.len(),
+                capacity: MAX_SLOTS,
+            });
+        }
         let slots: Vec<u32> = (0..compiled.rules.len() as u32).collect();
         let gen = if self.rules_applied {
             (self.cfg.state & STATE_GEN) ^ 1
@@ -317,17 +434,7 @@ impl PodGuard {
         self.cfg.state = (self.cfg.state & !STATE_GEN) | gen;
         self.write_config()?;
         self.rules_applied = true;
-        self.rule_names = compiled
-            .rules
-            .iter()
-            .zip(&slots)
-            .filter_map(|(r, slot)| {
-                let set = rule_set_of_object(&r.object)? as usize;
-                let index = r.order.checked_sub(1)? as usize;
-                let rule = policy.selectors.get(set)?.rules.get(index)?;
-                Some((*slot, format!("selectors[{set}].rules[{index}]: {rule}")))
-            })
-            .collect();
+        self.netpol_offset = offset;
         Ok(())
     }
 
@@ -405,6 +512,8 @@ impl PodGuard {
                 t.blocked_packets += c.blocked_packets;
                 t.blocked_bytes += c.blocked_bytes;
                 t.new_connections += c.new_connections;
+                t.policy_dropped_packets += c.policy_dropped_packets;
+                t.policy_dropped_bytes += c.policy_dropped_bytes;
             }
             out.insert(pod.clone(), t);
         }
@@ -439,7 +548,12 @@ impl events::Names for PodGuard {
     }
 
     fn rule(&self, slot: u32) -> Option<String> {
-        self.rule_names.get(&slot).cloned()
+        self.guard_rules.names.get(&slot).cloned()
+    }
+
+    fn policy_decision(&self, slot: u32) -> Option<&DirectionVerdict> {
+        let index = slot.checked_sub(self.netpol_offset)?;
+        self.netpol.as_ref()?.decisions.get(index as usize)
     }
 }
 

@@ -20,7 +20,11 @@ pub struct GuardedPod {
     pub pod: PodRef,
     /// Its IPs (one per family, usually); each is resolved to a host interface.
     pub ips: Vec<IpAddr>,
-    pub assignment: Assignment,
+    /// How the pod guard's selectors guard it, if one selects it.
+    pub assignment: Option<Assignment>,
+    /// Judge its connections by network policy (enforce mode), when
+    /// [`PodGuard::set_network_policy`] gave it rule sets.
+    pub network_policy: bool,
 }
 
 /// What a sync changed or found, per pod (only changes since the previous sync are reported).
@@ -176,7 +180,12 @@ impl PodGuard {
                 status.insert(p.pod.clone(), s);
                 continue;
             }
-            let value = pod_value(&p.assignment);
+            let policy = if p.network_policy {
+                self.policy_scopes_of(&p.pod)
+            } else {
+                None
+            };
+            let value = pod_value(p.assignment.as_ref(), policy);
             let mut taken = BTreeMap::new();
             for (index, name) in interfaces {
                 if let Some((holder, _, _)) = desired.get(&index) {
@@ -397,6 +406,20 @@ impl PodGuard {
             },
         );
         Ok(())
+    }
+
+    /// The pods among `pods` with an IP routed to a local pod interface (what enforce mode
+    /// compiles network policies for).
+    pub fn local_pods(&mut self, pods: &[GuardedPod]) -> BTreeSet<PodRef> {
+        self.resolver.begin_round();
+        pods.iter()
+            .filter(|p| {
+                p.ips
+                    .iter()
+                    .any(|ip| matches!(self.resolver.resolve(*ip), Resolution::Interface { .. }))
+            })
+            .map(|p| p.pod.clone())
+            .collect()
     }
 
     /// Interfaces the programs are attached to, by index.
