@@ -1,6 +1,7 @@
 //! Kubernetes identity for records: an inventory index fed by a YAML file (re-read when it changes)
 //! and/or the cluster's API (kube-rs watchers), applied to each record before output.
 
+use crate::decisions::DatapathDecisions;
 use anyhow::Context;
 use netwarden_inventory::kube_source::KubeWatcher;
 use netwarden_inventory::{enrich, FileWatcher, Index, InventoryProblem, Severity, Snapshot};
@@ -29,8 +30,16 @@ struct Policies {
     stamps: Vec<Option<std::time::SystemTime>>,
     set: PolicySet,
     inventory: Inventory,
-    /// Events per connection (source, destination, protocol, port), until pods or policies change.
-    cache: HashMap<(IpAddr, IpAddr, u8, u16), Vec<serde_json::Value>>,
+    /// Egress and ingress events per connection (source, destination, protocol, port), until
+    /// pods or policies change.
+    cache: HashMap<(IpAddr, IpAddr, u8, u16), DirectionEvents>,
+}
+
+/// The engine's events of one connection, per direction.
+#[derive(Debug, Clone, Default)]
+struct DirectionEvents {
+    egress: Vec<serde_json::Value>,
+    ingress: Vec<serde_json::Value>,
 }
 
 /// Cached connections at most; beyond, the cache starts over (bounded memory).
@@ -63,6 +72,8 @@ pub struct Enricher {
     )>,
     file_snapshot: Snapshot,
     index: Index,
+    /// Bumped whenever the index or the policies change (enforce mode recompiles then).
+    generation: u64,
 }
 
 fn report(problems: &[InventoryProblem]) {
@@ -106,6 +117,7 @@ impl Enricher {
             kube: None,
             file_snapshot: Snapshot::default(),
             index: Index::default(),
+            generation: 0,
         };
         if let Some(path) = &sources.file {
             let mut watcher = FileWatcher::new(path.clone());
@@ -150,6 +162,7 @@ impl Enricher {
         report(&problems);
         info!(endpoints = index.len(), "inventory index built");
         self.index = index;
+        self.generation += 1;
         if let Some(p) = &mut self.policies {
             p.inventory = crate::policy::to_inventory(&snapshot);
             p.cache.clear();
@@ -191,6 +204,7 @@ impl Enricher {
                         info!("policies reloaded");
                         p.set = set;
                         p.cache.clear();
+                        self.generation += 1;
                     }
                     Err(e) => warn!("policies: {e:#}; keeping the previous ones"),
                 }
@@ -202,24 +216,54 @@ impl Enricher {
         changed
     }
 
+    /// Changes whenever the index or the policies do.
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// The policies and the inventory they see, when policies were given.
+    pub fn policies(&self) -> Option<(&PolicySet, &Inventory)> {
+        self.policies.as_ref().map(|p| (&p.set, &p.inventory))
+    }
+
     pub fn enrich(&mut self, rec: &mut FlowRecord) {
+        self.enrich_with(rec, None);
+    }
+
+    /// Enriches `rec`; in enforce mode, `decided` holds what the datapath decided, which wins
+    /// over the engine for every direction it judged (the engine fills in the others, e.g. the
+    /// ingress of a pod on another node).
+    pub fn enrich_with(&mut self, rec: &mut FlowRecord, decided: Option<&DatapathDecisions>) {
         enrich(rec, &self.index);
-        if let Some(p) = &mut self.policies {
-            rec.network_events = network_events(p, rec);
+        let Some(p) = &mut self.policies else {
+            return;
+        };
+        let engine = engine_events(p, rec);
+        let conn = decided.and_then(|d| d.lookup(rec));
+        let egress = conn.and_then(|c| c.egress.as_ref());
+        let ingress = conn.and_then(|c| c.ingress.as_ref());
+        let egress_denied = egress.is_some_and(|d| d.denied);
+        let mut events: Vec<serde_json::Value> = egress.map_or(engine.egress, |d| d.events.clone());
+        if !egress_denied {
+            events.extend(ingress.map_or(engine.ingress, |d| d.events.clone()));
         }
+        events.truncate(netpol::MAX_EVENTS);
+        rec.network_events = events;
     }
 }
 
-/// The events the policies decide for the record's connection (audit mode), cached per connection.
-fn network_events(p: &mut Policies, rec: &FlowRecord) -> Vec<serde_json::Value> {
-    let (Some(src), Some(dst), Some(port)) = (rec.src_addr, rec.dst_addr, rec.dst_port) else {
-        return Vec::new();
+/// The events the engine decides for the record's connection, per direction, cached per
+/// connection.
+fn engine_events(p: &mut Policies, rec: &FlowRecord) -> DirectionEvents {
+    let (Some(src), Some(dst)) = (rec.src_addr, rec.dst_addr) else {
+        return DirectionEvents::default();
     };
-    let protocol = match rec.proto {
-        6 => Protocol::Tcp,
-        17 => Protocol::Udp,
-        132 => Protocol::Sctp,
-        _ => return Vec::new(),
+    let (protocol, port) = match (rec.proto, rec.dst_port) {
+        (6, Some(port)) => (Protocol::Tcp, port),
+        (17, Some(port)) => (Protocol::Udp, port),
+        (132, Some(port)) => (Protocol::Sctp, port),
+        (6 | 17 | 132, None) => return DirectionEvents::default(),
+        _ => (Protocol::Other, 0),
     };
     let key = (src, dst, rec.proto, port);
     if let Some(events) = p.cache.get(&key) {
@@ -232,9 +276,17 @@ fn network_events(p: &mut Policies, rec: &FlowRecord) -> Vec<serde_json::Value> 
         port,
         dst_dns_names: Vec::new(),
     };
-    let events: Vec<serde_json::Value> = match netpol::explain(&p.inventory, &p.set, &conn) {
-        Ok(answer) => answer.events.iter().map(|e| e.to_json()).collect(),
-        Err(_) => Vec::new(),
+    let json = |d: &Option<netpol::DirectionVerdict>| -> Vec<serde_json::Value> {
+        d.iter()
+            .flat_map(|d| d.events.iter().map(|e| e.to_json()))
+            .collect()
+    };
+    let events = match netpol::explain(&p.inventory, &p.set, &conn) {
+        Ok(answer) => DirectionEvents {
+            egress: json(&answer.egress),
+            ingress: json(&answer.ingress),
+        },
+        Err(_) => DirectionEvents::default(),
     };
     if p.cache.len() >= EVENT_CACHE_MAX {
         p.cache.clear();

@@ -4,6 +4,7 @@
 mod agent;
 mod bench;
 mod capture;
+mod decisions;
 mod demo;
 mod enrichment;
 mod fw;

@@ -17,8 +17,9 @@ use netwarden_datapath::podguard::{
     GuardedPod, PodChange, PodGuard, PodGuardEvent, PodGuardOptions, PodRef,
 };
 use netwarden_inventory::{EndpointKind, Index};
+use netwarden_policy::netpol;
 use netwarden_policy::podguard::{Mode, PodGuardPolicy, PodGuardSpec, SelectorSpec, Timestamp};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -152,13 +153,14 @@ fn policy(args: &MonitorArgs) -> anyhow::Result<PodGuardPolicy> {
     })
 }
 
-/// The inventory's pods that `policy` guards now, with their IPs (pods of other nodes skipped
-/// when `node` is given).
+/// The inventory's pods that `policy` guards now, and with `network_policy` (enforce mode)
+/// every pod, with their IPs (pods of other nodes skipped when `node` is given).
 pub fn targets(
     index: &Index,
     policy: &PodGuardPolicy,
     node: Option<&str>,
     now: Timestamp,
+    network_policy: bool,
 ) -> Vec<GuardedPod> {
     let mut by_pod: BTreeMap<PodRef, GuardedPod> = BTreeMap::new();
     for (ip, ep) in index.iter() {
@@ -173,9 +175,10 @@ pub fn targets(
                 continue;
             }
         }
-        let Some(assignment) = policy.assign(namespace, &ep.labels, now) else {
+        let assignment = policy.assign(namespace, &ep.labels, now);
+        if assignment.is_none() && !network_policy {
             continue;
-        };
+        }
         let pod = PodRef {
             namespace: namespace.clone(),
             name: ep.name.clone(),
@@ -186,6 +189,7 @@ pub fn targets(
                 pod,
                 ips: Vec::new(),
                 assignment,
+                network_policy,
             })
             .ips
             .push(ip);
@@ -237,19 +241,29 @@ pub struct Follower {
     inventory: Enricher,
     node: Option<String>,
     next_sync: Instant,
+    /// Enforce the inventory's network policies on the local pods.
+    enforce: bool,
+    /// What the network-policy tables were last compiled for: the inventory and policy
+    /// generation, and the local pods.
+    compiled_for: Option<(u64, BTreeSet<PodRef>)>,
 }
 
 impl Follower {
     /// Loads the guard with `policy`, reads the inventory (which must be readable now) and
-    /// guards its pods.
+    /// guards its pods; with `enforce`, also enforces the network policies of `sources` on
+    /// every local pod.
     pub fn start(
         policy: PodGuardPolicy,
         sources: &InventorySources,
         node: Option<String>,
+        enforce: bool,
     ) -> anyhow::Result<Self> {
         let Some(inventory) = Enricher::start(sources)? else {
             bail!("the pod guard needs an inventory: a file (--inventory) or the cluster's API (--kubernetes)");
         };
+        if enforce && inventory.policies().is_none() {
+            bail!("enforcing network policies needs policies (inventory.policies)");
+        }
         let opts = PodGuardOptions {
             events_per_sec: policy.events_per_sec,
             connection_idle: Duration::from_secs(policy.connection_idle_seconds),
@@ -265,6 +279,8 @@ impl Follower {
             inventory,
             node,
             next_sync: Instant::now(),
+            enforce,
+            compiled_for: None,
         };
         me.sync()?;
         Ok(me)
@@ -286,10 +302,54 @@ impl Follower {
             &self.policy,
             self.node.as_deref(),
             Timestamp::now(),
+            self.enforce,
         );
+        if self.enforce {
+            self.enforce_policies(&pods)?;
+        }
         let changes = self.guard.sync(&pods).context("following the pods")?;
         log_changes(&changes);
         self.next_sync = Instant::now() + SYNC_EVERY;
+        Ok(())
+    }
+
+    /// Compiles the network policies for the local pods among `pods` and puts them in force,
+    /// when the inventory, the policies or the set of local pods changed. A compile error keeps
+    /// the previous tables.
+    fn enforce_policies(&mut self, pods: &[GuardedPod]) -> anyhow::Result<()> {
+        let local = self.guard.local_pods(pods);
+        let generation = self.inventory.generation();
+        if self
+            .compiled_for
+            .as_ref()
+            .is_some_and(|(g, l)| *g == generation && *l == local)
+        {
+            return Ok(());
+        }
+        let Some((set, inventory)) = self.inventory.policies() else {
+            return Ok(());
+        };
+        let names: Vec<(String, String)> = local
+            .iter()
+            .map(|p| (p.namespace.clone(), p.name.clone()))
+            .collect();
+        let started = Instant::now();
+        match netpol::compile_enforcement(inventory, set, &names) {
+            Ok(enforcement) => {
+                info!(
+                    pods = enforcement.pods.len(),
+                    decisions = enforcement.decisions.len(),
+                    prefixes = enforcement.tables.prefixes.len(),
+                    compile_ms = started.elapsed().as_millis() as u64,
+                    "network policies enforced"
+                );
+                self.guard
+                    .set_network_policy(Some(enforcement))
+                    .context("putting the network policies in force")?;
+            }
+            Err(e) => warn!("network policies: {e}; the previous tables stay in force"),
+        }
+        self.compiled_for = Some((generation, local));
         Ok(())
     }
 
@@ -332,7 +392,7 @@ fn monitor(args: MonitorArgs) -> anyhow::Result<()> {
         kubernetes: args.kubernetes,
         policies: Vec::new(),
     };
-    let mut follower = Follower::start(policy, &sources, args.node_name.clone())?;
+    let mut follower = Follower::start(policy, &sources, args.node_name.clone(), false)?;
     let mut out = EventOut {
         out: std::io::LineWriter::new(std::io::stdout()),
         json: args.json,
@@ -370,6 +430,7 @@ fn summary(guard: &PodGuard) {
                     blocked_packets = t.blocked_packets,
                     blocked_bytes = t.blocked_bytes,
                     new_connections = t.new_connections,
+                    policy_dropped_packets = t.policy_dropped_packets,
                     "pod totals"
                 );
             }

@@ -212,6 +212,22 @@ pub fn to_inventory(snapshot: &Snapshot) -> Inventory {
                 labels: labels(&pod.metadata.labels),
                 ips,
                 named_ports,
+                host_ips: status
+                    .and_then(|s| s.host_ips.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|ip| ip.ip.parse().ok())
+                    .chain(
+                        status
+                            .and_then(|s| s.host_ip.as_deref())
+                            .and_then(|ip| ip.parse().ok()),
+                    )
+                    .fold(Vec::new(), |mut all: Vec<IpAddr>, ip| {
+                        if !all.contains(&ip) {
+                            all.push(ip);
+                        }
+                        all
+                    }),
             }
         })
         .collect();

@@ -25,8 +25,21 @@ pub struct InventorySection {
     /// Watch the cluster's API (in-cluster config or KUBECONFIG). Default false.
     pub kubernetes: bool,
     /// NetworkPolicy/AdminNetworkPolicy/BaselineAdminNetworkPolicy/EgressFirewall files or
-    /// directories: each flow gets the network events they decide (audit mode). Default none.
+    /// directories: each flow gets the network events they decide. Default none.
     pub policies: Vec<PathBuf>,
+    /// `audit` (default): the engine explains each flow, nothing is dropped. `enforce`: the
+    /// policies are compiled into per-pod tables on this node's pod interfaces, the datapath
+    /// drops what they deny and flows carry the decisions it took.
+    pub policy_mode: PolicyMode,
+}
+
+/// What the agent does with `inventory.policies`.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PolicyMode {
+    #[default]
+    Audit,
+    Enforce,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]

@@ -312,7 +312,7 @@ impl Collector for PodGuardCollector {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         type Pick = fn(&netwarden_datapath::podguard::PodTotals) -> u64;
-        let series: [(&str, &str, Pick); 5] = [
+        let series: [(&str, &str, Pick); 7] = [
             (
                 "netwarden_podguard_allowed_packets",
                 "Packets a guarded pod sent that passed",
@@ -337,6 +337,16 @@ impl Collector for PodGuardCollector {
                 "netwarden_podguard_new_connections",
                 "Connections a guarded pod opened",
                 |t| t.new_connections,
+            ),
+            (
+                "netwarden_podguard_policy_dropped_packets",
+                "Packets to or from a pod dropped because network policy denies them (enforce mode)",
+                |t| t.policy_dropped_packets,
+            ),
+            (
+                "netwarden_podguard_policy_dropped_bytes",
+                "Bytes to or from a pod dropped because network policy denies them (enforce mode)",
+                |t| t.policy_dropped_bytes,
             ),
         ];
         for (name, help, pick) in series {

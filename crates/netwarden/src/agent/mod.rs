@@ -84,8 +84,14 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         policies: cfg.inventory.policies.clone(),
     };
     let enricher = crate::enrichment::Enricher::start(&sources)?;
-    let podguard = if cfg.pod_guard.enabled {
-        let pg = podguard::AgentPodGuard::start(&cfg.pod_guard, &sources)?;
+    let enforce = cfg.inventory.policy_mode == config::PolicyMode::Enforce;
+    if enforce && cfg.inventory.policies.is_empty() {
+        anyhow::bail!(
+            "inventory.policy_mode: enforce needs inventory.policies (the policies to enforce)"
+        );
+    }
+    let podguard = if cfg.pod_guard.enabled || enforce {
+        let pg = podguard::AgentPodGuard::start(&cfg.pod_guard, &sources, enforce)?;
         metrics.register_pod_guard(pg.totals.clone());
         Some(pg)
     } else {
@@ -126,7 +132,7 @@ struct AgentSink {
 impl LoopObserver for AgentSink {
     fn record(&mut self, mut rec: FlowRecord) -> anyhow::Result<()> {
         if let Some(e) = &mut self.enricher {
-            e.enrich(&mut rec);
+            e.enrich_with(&mut rec, self.podguard.as_ref().map(|p| &p.decisions));
             self.metrics.observe_network_events(&rec.network_events);
         }
         match self.writer.write(&rec) {

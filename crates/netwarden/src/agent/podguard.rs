@@ -3,6 +3,7 @@
 //! windows change. Events are logged (the pod monitor's `TRAFFIC:` lines) and optionally appended
 //! to a JSON-lines file. Links are not pinned: guarding ends with the agent.
 
+use crate::decisions::DatapathDecisions;
 use crate::pods::Follower;
 use anyhow::Context;
 use netwarden_datapath::podguard::PodGuardEvent;
@@ -68,6 +69,8 @@ const TOTALS_EVERY: Duration = Duration::from_secs(1);
 
 pub struct AgentPodGuard {
     follower: Follower,
+    /// Enforce mode: what the datapath decided per connection, for the flows.
+    pub decisions: DatapathDecisions,
     log_events: bool,
     events_out: Option<std::io::BufWriter<std::fs::File>>,
     pub totals: PodTotalsSnapshot,
@@ -75,17 +78,30 @@ pub struct AgentPodGuard {
 }
 
 impl AgentPodGuard {
+    /// Starts the pod guard with the section's selectors (none when the section is disabled)
+    /// and, with `enforce`, the inventory's network policies on every local pod.
     pub fn start(
         section: &PodGuardSection,
         inventory: &crate::enrichment::InventorySources,
+        enforce: bool,
     ) -> anyhow::Result<Self> {
         if inventory.file.is_none() && !inventory.kubernetes {
             anyhow::bail!(
-                "pod_guard.enabled needs inventory.file or inventory.kubernetes (the pods and their labels)"
+                "{} needs inventory.file or inventory.kubernetes (the pods and their labels)",
+                if section.enabled {
+                    "pod_guard.enabled"
+                } else {
+                    "inventory.policy_mode: enforce"
+                }
             );
         }
+        let selectors = if section.enabled {
+            section.selectors.clone()
+        } else {
+            Vec::new()
+        };
         let spec = PodGuardSpec {
-            selectors: section.selectors.clone(),
+            selectors,
             cluster_cidrs: section.cluster_cidrs.clone(),
             events_per_sec: section.events_per_sec,
             connection_idle_seconds: section.connection_idle_seconds,
@@ -104,10 +120,11 @@ impl AgentPodGuard {
                     .with_context(|| format!("pod_guard.events_jsonl {}", p.display()))?,
             )),
         };
-        let follower = Follower::start(policy, inventory, section.node_name.clone())?;
+        let follower = Follower::start(policy, inventory, section.node_name.clone(), enforce)?;
         info!(selectors = ?follower.selectors(), "pod guard started");
         Ok(Self {
             follower,
+            decisions: DatapathDecisions::default(),
             log_events: section.log_events,
             events_out,
             totals: Default::default(),
@@ -118,7 +135,12 @@ impl AgentPodGuard {
     /// Called often by the run loop: drains events, follows the pods when due.
     pub fn tick(&mut self) {
         match self.follower.poll(Duration::ZERO) {
-            Ok(events) => write_events(self.log_events, self.events_out.as_mut(), &events),
+            Ok(events) => {
+                for e in &events {
+                    self.decisions.observe(e);
+                }
+                write_events(self.log_events, self.events_out.as_mut(), &events);
+            }
             Err(e) => error!("pod guard: {e:#}"),
         }
         if std::time::Instant::now() >= self.next_totals {
