@@ -207,11 +207,45 @@ static __always_inline int nw_pg_drop(struct __sk_buff *skb, struct nw_fw_pkt *p
 }
 
 /* Whether the packet can open a connection: a TCP segment must be a SYN; anything else opens one
- * by being first. A TCP segment of an unknown connection that is no SYN belongs to a connection
- * opened before the guard started: it passes unjudged and is remembered from then on. */
+ * by being first. */
 static __always_inline bool nw_pg_opens(struct nw_fw_pkt *p)
 {
 	return p->proto != IPPROTO_TCP || nw_pg_is_syn(p);
+}
+
+/* A TCP segment (no SYN) of a connection the guard never saw open: opened before it started, or
+ * forgotten. It passes when policy allows the connection in either orientation: opened by the pod
+ * (its egress rule set, at the remote's port) or towards it (its ingress rule set, at the pod's
+ * port); anything else is denied like a new connection would be (no data slips past policy
+ * without a handshake). Returns the flags to remember the connection with, or -1 when denied
+ * (`v` then holds the first orientation's denial). `pod_sends`: the packet leaves the pod. */
+static __always_inline int nw_pg_adopt(struct nw_pg_verdict *v, struct nw_fw_pkt *p,
+				       __u32 egress_scope, __u32 ingress_scope, __u32 gen,
+				       bool pod_sends)
+{
+	__u16 remote_port = pod_sends ? p->dst_port : p->src_port;
+	__u16 pod_port = pod_sends ? p->src_port : p->dst_port;
+	bool remote_is_src = !pod_sends;
+	/* The sender's orientation first: it opened the connection. */
+	__u32 scope = pod_sends ? egress_scope : ingress_scope;
+	__u16 selector = pod_sends ? remote_port : pod_port;
+	int flags = pod_sends ? 0 : NW_PG_CONN_INBOUND;
+	struct nw_pg_verdict first;
+
+	if (nw_pg_policy_judge(v, p, NW_FW_PARSED, scope, gen, remote_is_src, selector)) {
+		first = *v;
+		scope = pod_sends ? ingress_scope : egress_scope;
+		selector = pod_sends ? pod_port : remote_port;
+		flags = pod_sends ? NW_PG_CONN_INBOUND : 0;
+		if (nw_pg_policy_judge(v, p, NW_FW_PARSED, scope, gen, remote_is_src, selector)) {
+			*v = first;
+			return -1;
+		}
+	}
+	/* Allowed mid-connection: no decision to report. */
+	v->policy = NW_PG_POLICY_NONE;
+	v->policy_slot = NW_PG_NO_SLOT;
+	return flags;
 }
 
 SEC("classifier")
@@ -226,6 +260,7 @@ int nw_pg_ingress(struct __sk_buff *skb)
 	__u32 pod_id = pod->pod_id;
 	__u32 ruleset = pod->ruleset;
 	__u32 policy_scope = pod->policy_egress;
+	__u32 ingress_scope = pod->policy_ingress;
 	__u8 modes = pod->modes;
 	__u8 enforce = pod->blocking ? modes & (NW_PG_MODE_BLOCK_EXTERNAL | NW_PG_MODE_RULES) : 0;
 	bool policy = modes & NW_PG_MODE_POLICY;
@@ -261,9 +296,16 @@ int nw_pg_ingress(struct __sk_buff *skb)
 	}
 	bool reply = conn && (conn->flags & NW_PG_CONN_INBOUND);
 
-	/* Network policy judges what opens a connection (untracked packets: each one). */
-	if (policy && !conn && (!tracked || nw_pg_opens(&p)))
-		nw_pg_policy_judge(&v, &p, parsed, policy_scope, gen, false);
+	/* Network policy judges what opens a connection (untracked packets: each one), and TCP
+	 * segments of connections it never saw open. */
+	int adopted = -2;
+
+	if (policy && !conn) {
+		if (!tracked || nw_pg_opens(&p))
+			nw_pg_policy_judge(&v, &p, parsed, policy_scope, gen, false, p.selector);
+		else
+			adopted = nw_pg_adopt(&v, &p, policy_scope, ingress_scope, gen, true);
+	}
 	if (!v.blocked) {
 		if (p.family == 0) {
 			/* No readable IP header: nothing to judge by, and it could carry anything. */
@@ -302,7 +344,8 @@ int nw_pg_ingress(struct __sk_buff *skb)
 		c->new_connections += 1;
 	struct nw_pg_conn fresh = {
 		.last_seen_ns = now,
-		.flags = nw_pg_is_close(&p) ? NW_PG_CONN_CLOSED : 0,
+		.flags = (nw_pg_is_close(&p) ? NW_PG_CONN_CLOSED : 0) |
+			 (adopted > 0 ? NW_PG_CONN_INBOUND : 0),
 	};
 
 	bpf_map_update_elem(&nw_pg_conns, &key, &fresh, BPF_ANY);
@@ -319,6 +362,7 @@ int nw_pg_egress(struct __sk_buff *skb)
 		return TC_ACT_UNSPEC;
 	__u32 pod_id = pod->pod_id;
 	__u32 policy_scope = pod->policy_ingress;
+	__u32 egress_scope = pod->policy_egress;
 	bool policy = pod->modes & NW_PG_MODE_POLICY;
 	__u32 len = skb->len;
 	struct nw_fw_pkt p = {};
@@ -341,7 +385,7 @@ int nw_pg_egress(struct __sk_buff *skb)
 
 		if (!policy || (parsed == NW_FW_PARSED && icmp))
 			return TC_ACT_UNSPEC;
-		if (nw_pg_policy_judge(&v, &p, parsed, policy_scope, gen, true))
+		if (nw_pg_policy_judge(&v, &p, parsed, policy_scope, gen, true, p.selector))
 			return nw_pg_drop(skb, &p, &v, pod_id, len, now, cfg->events_per_sec,
 					  NW_PG_DIR_INGRESS);
 		return TC_ACT_UNSPEC;
@@ -355,11 +399,20 @@ int nw_pg_egress(struct __sk_buff *skb)
 			conn->flags |= NW_PG_CONN_CLOSED;
 		return TC_ACT_UNSPEC;
 	}
-	/* TCP connections open with a SYN; a stray segment opens nothing. */
-	if (!nw_pg_opens(&p))
-		return TC_ACT_UNSPEC;
-	if (policy) {
-		if (nw_pg_policy_judge(&v, &p, parsed, policy_scope, gen, true))
+	__u32 flags = NW_PG_CONN_INBOUND;
+
+	if (!nw_pg_opens(&p)) {
+		/* TCP connections open with a SYN; without policy a stray segment opens nothing. */
+		if (!policy)
+			return TC_ACT_UNSPEC;
+		int adopted = nw_pg_adopt(&v, &p, egress_scope, policy_scope, gen, false);
+
+		if (adopted < 0)
+			return nw_pg_drop(skb, &p, &v, pod_id, len, now, cfg->events_per_sec,
+					  NW_PG_DIR_INGRESS);
+		flags = adopted;
+	} else if (policy) {
+		if (nw_pg_policy_judge(&v, &p, parsed, policy_scope, gen, true, p.selector))
 			return nw_pg_drop(skb, &p, &v, pod_id, len, now, cfg->events_per_sec,
 					  NW_PG_DIR_INGRESS);
 		if (!nw_pg_report_new(&p, &v, pod_id, skb->ifindex, len, now, NW_PG_DIR_INGRESS))
@@ -367,7 +420,7 @@ int nw_pg_egress(struct __sk_buff *skb)
 	}
 	struct nw_pg_conn fresh = {
 		.last_seen_ns = now,
-		.flags = NW_PG_CONN_INBOUND,
+		.flags = flags,
 	};
 
 	bpf_map_update_elem(&nw_pg_conns, &key, &fresh, BPF_ANY);

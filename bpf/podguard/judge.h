@@ -19,7 +19,7 @@ struct nw_pg_verdict {
 /* The rule set's decision word for the remote address `remote` (the packet's destination or
  * source; NW_FW_PASS when no rule matches). */
 static __always_inline __u32 nw_pg_lookup(struct nw_fw_pkt *p, int parsed, __u32 ruleset, __u32 gen,
-					  const __u8 *remote)
+					  const __u8 *remote, __u16 selector)
 {
 	struct nw_fw_lpm_key key = {};
 
@@ -52,7 +52,7 @@ static __always_inline __u32 nw_pg_lookup(struct nw_fw_pkt *p, int parsed, __u32
 		return r->other;
 	if (parsed == NW_FW_NO_SELECTOR)
 		return t->fragment;
-	return nw_fw_search(t, p->selector);
+	return nw_fw_search(t, selector);
 }
 
 /* Whether the destination is inside one of the cluster ranges. */
@@ -79,7 +79,7 @@ static __always_inline void nw_pg_judge(struct nw_pg_verdict *v, struct nw_fw_pk
 					__u8 modes, __u32 ruleset, __u32 gen)
 {
 	if (modes & NW_PG_MODE_RULES) {
-		__u32 decision = nw_pg_lookup(p, parsed, ruleset, gen, p->dst);
+		__u32 decision = nw_pg_lookup(p, parsed, ruleset, gen, p->dst, p->selector);
 		__u8 verdict = decision & NW_FW_VERDICT_MASK;
 
 		if (verdict == NW_FW_DENY) {
@@ -100,12 +100,14 @@ static __always_inline void nw_pg_judge(struct nw_pg_verdict *v, struct nw_fw_pk
 	}
 }
 
-/* What network policy decides for a connection the packet opens: `scope` is the pod's egress rule
- * set (remote = destination) or ingress rule set (remote = source). Fills the event fields; true
- * when the packet is denied. A rule set without an entry for the address denies (fail closed:
- * userspace always covers both families). */
+/* What network policy decides for a connection the packet belongs to: `scope` is the pod's egress
+ * rule set or its ingress rule set, looked up by the remote end (the packet's source when
+ * `remote_is_src`, else its destination) and `selector` (the port of the connection's target).
+ * Fills the event fields; true when the packet is denied. A rule set without an entry for the
+ * address denies (fail closed: userspace always covers both families). */
 static __always_inline bool nw_pg_policy_judge(struct nw_pg_verdict *v, struct nw_fw_pkt *p,
-					       int parsed, __u32 scope, __u32 gen, bool ingress)
+					       int parsed, __u32 scope, __u32 gen, bool remote_is_src,
+					       __u16 selector)
 {
 	v->policy = NW_PG_POLICY_DENIED;
 	v->policy_slot = NW_PG_NO_SLOT;
@@ -115,7 +117,8 @@ static __always_inline bool nw_pg_policy_judge(struct nw_pg_verdict *v, struct n
 		v->reason = NW_PG_REASON_UNPARSED;
 		return true;
 	}
-	__u32 decision = nw_pg_lookup(p, parsed, scope, gen, ingress ? p->src : p->dst);
+	__u32 decision = nw_pg_lookup(p, parsed, scope, gen, remote_is_src ? p->src : p->dst,
+				      selector);
 	__u8 verdict = decision & NW_FW_VERDICT_MASK;
 
 	v->reason = NW_PG_REASON_POLICY;

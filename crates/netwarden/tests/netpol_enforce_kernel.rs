@@ -132,8 +132,12 @@ fn enforce_mode_drops_what_the_policies_deny_and_flows_carry_the_decisions() {
         assert!(ok.success());
     }
     // The lab echoes on the pods' container ports: the server's 5201, the client's 7000.
-    // Before enforcement everything connects.
+    // Before enforcement everything connects. This connection, allowed by the policies, was
+    // opened before the agent started: it must keep working (adopted mid-stream).
     assert!(connect(lab, "iperf/iperf3-client", 0, format!("{server}:5201")).is_some());
+    let mut early = connect(lab, "iperf/iperf3-server", 40999, format!("{client}:7000"))
+        .expect("no policy in force yet");
+    assert!(echoes(&mut early, b"early"));
 
     let dir = TempDir(std::env::temp_dir().join(format!("nw-enforce-{}", unique_tag())));
     let policies = dir.0.join("policies");
@@ -178,6 +182,10 @@ inventory:
         }
     }
 
+    assert!(
+        echoes(&mut early, b"adopted"),
+        "a connection from before the agent survives"
+    );
     // Allowed both ways: the server opens a connection to the client, and keeps it.
     let mut kept = connect(lab, "iperf/iperf3-server", 41000, format!("{client}:7000"))
         .expect("server -> client is allowed");
@@ -209,7 +217,7 @@ inventory:
     eprintln!("policy change in force after {took:?}");
     assert!(echoes(&mut opened, b"after"));
     assert!(echoes(&mut kept, b"still there"));
-    drop((opened, kept));
+    drop((opened, kept, early));
     std::thread::sleep(Duration::from_millis(300));
     let records = agent.stop();
 
