@@ -6,8 +6,11 @@ packages=(
   clang-19 llvm-19 libbpf-dev bpftool   # kernel programs: compiler, llvm-strip, libbpf headers, vmlinux.h
   iproute2 iputils-ping procps util-linux  # namespaces and veth (ip), ping, sysctl, setpriv in tests
   iperf3 nftables                        # benchmarks (nft: the firewall's drop-rate comparison)
-  pkg-config gcc libc6-dev               # linking the Rust binary
+  pkg-config gcc libc6-dev g++ ccache    # linking the Rust binary; DuckDB's C++ (flow store), cached
+  nodejs chromium                        # building the console (npm); its browser tests
 )
+# Debian's nodejs comes without npm; NodeSource's includes it.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
