@@ -17,20 +17,9 @@ pub enum LabError {
     },
 }
 
+/// Runs `args` (program first), discarding its output.
 fn run(args: &[&str]) -> Result<(), LabError> {
-    let command = args.join(" ");
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .map_err(|e| LabError::Command {
-            command: command.clone(),
-            reason: e.to_string(),
-        })?;
-    if !out.status.success() {
-        let reason = String::from_utf8_lossy(&out.stderr).trim().to_string();
-        return Err(LabError::Command { command, reason });
-    }
-    Ok(())
+    crate::sys::run(args).map(drop)
 }
 
 /// A short tag unique within this machine for the life of this process (interface names have 15
