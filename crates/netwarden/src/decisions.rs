@@ -41,28 +41,14 @@ pub struct DatapathDecisions {
     next: u64,
 }
 
-fn protocol_number(name: &str) -> Option<u8> {
-    match name {
-        "TCP" => Some(6),
-        "UDP" => Some(17),
-        "SCTP" => Some(132),
-        "ICMP" => Some(1),
-        "ICMPv6" => Some(58),
-        other => other.parse().ok(),
-    }
-}
-
 impl DatapathDecisions {
     /// Remembers the policy decision an event carries (events without one are ignored).
     pub fn observe(&mut self, e: &PodGuardEvent) {
         let Some(policy) = e.policy else {
             return;
         };
-        let Some(proto) = protocol_number(&e.protocol) else {
-            return;
-        };
         let key = (
-            proto,
+            e.proto,
             e.src_addr,
             e.src_port.unwrap_or(0),
             e.dst_addr,
@@ -128,6 +114,7 @@ mod tests {
             pod: Some("client".into()),
             interface: "veth1".into(),
             protocol: "TCP".into(),
+            proto: 6,
             src_addr: "10.0.0.1".parse().unwrap(),
             src_port: Some(40000),
             dst_addr: "10.0.0.2".parse().unwrap(),

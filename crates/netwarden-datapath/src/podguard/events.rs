@@ -72,6 +72,9 @@ pub struct PodGuardEvent {
     pub interface: String,
     /// `TCP`, `UDP`, `SCTP`, `ICMP`, `ICMPv6` or the protocol number.
     pub protocol: String,
+    /// The IP protocol number `protocol` names (for lookups; not serialized).
+    #[serde(skip)]
+    pub proto: u8,
     pub src_addr: IpAddr,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub src_port: Option<u16>,
@@ -163,6 +166,7 @@ impl PodGuardEvent {
             pod: pod.map(|p| p.name.clone()),
             interface: names.interface(e.ifindex),
             protocol: protocol_name(e.proto),
+            proto: e.proto,
             src_addr: addr(&e.src_addr),
             src_port: has_ports.then_some(e.src_port),
             dst_addr: addr(&e.dst_addr),
