@@ -105,6 +105,23 @@ fn messages(events: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Asserts that the engine gives `verdict` for the connection and that `flow` carries exactly the
+/// events it gives.
+fn assert_engine_agrees(
+    flow: &Value,
+    (inventory, policies): (&Path, &Path),
+    (from, to, port): (&str, &str, &str),
+    verdict: &str,
+) {
+    let engine = explain(inventory, policies, from, to, port);
+    assert_eq!(engine["Verdict"], verdict, "{from} -> {to} {port}");
+    assert_eq!(
+        messages(&flow["NetworkEvents"]),
+        messages(&engine["NetworkEvents"]),
+        "{from} -> {to} {port}: {flow}"
+    );
+}
+
 struct TempDir(PathBuf);
 
 impl Drop for TempDir {
@@ -221,9 +238,8 @@ inventory:
     std::thread::sleep(Duration::from_millis(300));
     let records = agent.stop();
 
-    let inv = node.inventory.clone();
-    let only_examples = dir.0.join("examples-only.yaml");
-    std::fs::copy(EXAMPLES, &only_examples).unwrap();
+    let examples = (node.inventory.as_path(), Path::new(EXAMPLES));
+    let changed = (node.inventory.as_path(), policies.as_path());
     let flow = |sport: u16, proto: u8| {
         records
             .one(&[("SrcPort", json!(sport)), ("Proto", json!(proto))])
@@ -237,17 +253,11 @@ inventory:
         denied["PktDropLatestDropCause"],
         "NETWARDEN_NETWORK_POLICY_DENIED"
     );
-    let engine = explain(
-        &inv,
-        &only_examples,
-        "iperf/iperf3-client",
-        "iperf/iperf3-server",
-        "5201/TCP",
-    );
-    assert_eq!(engine["Verdict"], "Dropped");
-    assert_eq!(
-        messages(&denied["NetworkEvents"]),
-        messages(&engine["NetworkEvents"])
+    assert_engine_agrees(
+        &denied,
+        examples,
+        ("iperf/iperf3-client", "iperf/iperf3-server", "5201/TCP"),
+        "Dropped",
     );
     assert_eq!(
         messages(&denied["NetworkEvents"]),
@@ -264,17 +274,11 @@ inventory:
         udp_flow["PktDropLatestDropCause"],
         "NETWARDEN_NETWORK_POLICY_DENIED"
     );
-    let engine = explain(
-        &inv,
-        &only_examples,
-        "iperf/iperf3-client",
-        "iperf/iperf3-server",
-        "5201/UDP",
-    );
-    assert_eq!(engine["Verdict"], "Dropped");
-    assert_eq!(
-        messages(&udp_flow["NetworkEvents"]),
-        messages(&engine["NetworkEvents"])
+    assert_engine_agrees(
+        &udp_flow,
+        examples,
+        ("iperf/iperf3-client", "iperf/iperf3-server", "5201/UDP"),
+        "Dropped",
     );
     // Allowed: the kept connection, with the engine's events.
     let allowed = flow(41000, 6);
@@ -282,31 +286,19 @@ inventory:
         allowed.get("PktDropPackets").is_none_or(|v| v == 0),
         "{allowed}"
     );
-    let engine = explain(
-        &inv,
-        &only_examples,
-        "iperf/iperf3-server",
-        "iperf/iperf3-client",
-        "7000/TCP",
-    );
-    assert_eq!(engine["Verdict"], "Allowed");
-    assert_eq!(
-        messages(&allowed["NetworkEvents"]),
-        messages(&engine["NetworkEvents"])
+    assert_engine_agrees(
+        &allowed,
+        examples,
+        ("iperf/iperf3-server", "iperf/iperf3-client", "7000/TCP"),
+        "Allowed",
     );
     // After the change: allowed by the new policy at the server's ingress.
     let after = flow(41003, 6);
-    let engine = explain(
-        &inv,
-        &policies,
-        "iperf/iperf3-client",
-        "iperf/iperf3-server",
-        "5201/TCP",
-    );
-    assert_eq!(engine["Verdict"], "Allowed");
-    assert_eq!(
-        messages(&after["NetworkEvents"]),
-        messages(&engine["NetworkEvents"])
+    assert_engine_agrees(
+        &after,
+        changed,
+        ("iperf/iperf3-client", "iperf/iperf3-server", "5201/TCP"),
+        "Allowed",
     );
     assert_eq!(
         messages(&after["NetworkEvents"])[2],
