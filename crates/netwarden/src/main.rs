@@ -2,17 +2,20 @@
 //! the work lives in the library crates.
 
 mod agent;
+mod api;
 mod bench;
 mod capture;
 mod decisions;
 mod demo;
 mod enrichment;
+mod flows_cli;
 mod fw;
 mod lab;
 mod output;
 mod pods;
 mod policy;
 mod run_loop;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -54,6 +57,10 @@ enum Command {
     /// Network-policy engine: explain a connection's verdict, or validate policy files.
     #[command(subcommand)]
     Policy(policy::PolicyCommand),
+    /// The flow store's API and web console (no capture).
+    Serve(serve::ServeArgs),
+    /// Query stored flows through the API: a page of flows, or a top table.
+    Flows(flows_cli::FlowsArgs),
 }
 
 fn main() -> ExitCode {
@@ -75,6 +82,8 @@ fn main() -> ExitCode {
         Command::Lab(cmd) => lab::run(cmd),
         Command::Pods(cmd) => pods::run(cmd),
         Command::Policy(cmd) => policy::run(cmd),
+        Command::Serve(args) => serve::run(args),
+        Command::Flows(args) => flows_cli::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,6 +14,59 @@ pub struct AgentConfig {
     pub firewall: FirewallSection,
     pub inventory: InventorySection,
     pub pod_guard: super::podguard::PodGuardSection,
+    pub store: StoreSection,
+    pub api: ApiSection,
+}
+
+/// The embedded flow store: every record the agent exports is also stored here.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSection {
+    /// Default false.
+    pub enabled: bool,
+    /// The database file. Default /var/lib/netwarden/flows.duckdb.
+    pub path: PathBuf,
+    /// Flows older than this are dropped, by whole hours. Default 24h.
+    pub retention: String,
+    /// The oldest hours are dropped while the store is larger. Default 2048.
+    pub max_size_mib: u64,
+    /// DuckDB's memory limit. Default 256MB.
+    pub memory_limit: String,
+}
+
+impl Default for StoreSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            path: PathBuf::from("/var/lib/netwarden/flows.duckdb"),
+            retention: "24h".into(),
+            max_size_mib: 2048,
+            memory_limit: "256MB".into(),
+        }
+    }
+}
+
+/// The HTTP API and web console over the store (needs `store.enabled`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ApiSection {
+    /// Default false.
+    pub enabled: bool,
+    /// Default 127.0.0.1:9001.
+    pub listen: SocketAddr,
+    /// Bearer token; required when `listen` is not a loopback address. NETWARDEN_API_TOKEN
+    /// overrides it.
+    pub token: Option<String>,
+}
+
+impl Default for ApiSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            listen: SocketAddr::from(([127, 0, 0, 1], 9001)),
+            token: None,
+        }
+    }
 }
 
 /// Where the Kubernetes identity of flows comes from (both may be on: one index).

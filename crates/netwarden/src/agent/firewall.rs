@@ -6,12 +6,14 @@ use super::config::FirewallSection;
 use crate::fw::rules::{build_for, host_name};
 use anyhow::Context;
 use netwarden_datapath::firewall::{
-    ApplyOptions, Capacity, EventReader, Firewall, FirewallEvent, FirewallPaths, FirewallState,
+    ApplyOptions, Capacity, EventReader, Firewall, FirewallCounters, FirewallEvent, FirewallPaths,
+    FirewallState,
 };
 use netwarden_policy::firewall::{NodeIdentity, ProtectedService, Severity};
 use prometheus_client::metrics::counter::Counter;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{error, info, warn};
 
@@ -33,6 +35,8 @@ pub struct AgentFirewall {
     protected: Vec<ProtectedService>,
     events: EventReader,
     events_out: Option<std::io::BufWriter<std::fs::File>>,
+    /// Where the API reads recent drop events, when it runs.
+    shared_events: Option<Arc<Mutex<crate::api::EventLog>>>,
     /// What the last build looked at.
     seen: Option<Inputs>,
     interfaces_named: Vec<String>,
@@ -85,6 +89,7 @@ impl AgentFirewall {
             protected,
             events,
             events_out,
+            shared_events: None,
             seen: None,
             interfaces_named: Vec::new(),
             next_check: Instant::now(),
@@ -173,6 +178,39 @@ impl AgentFirewall {
         Ok(())
     }
 
+    /// Keeps the firewall's drop events in `log` too (for the API).
+    pub fn share_events(&mut self, log: Arc<Mutex<crate::api::EventLog>>) {
+        self.shared_events = Some(log);
+    }
+
+    /// The rules with their counters as JSON, read from the pinned state and maps on each call.
+    pub fn rules_source(&self) -> crate::api::RulesSource {
+        let paths = self.paths.clone();
+        Arc::new(move || {
+            let Some(state) = FirewallState::read(&paths.state_dir)? else {
+                return Ok(serde_json::json!([]));
+            };
+            let counters = FirewallCounters::read(&paths, &state)?;
+            Ok(serde_json::Value::Array(
+                state
+                    .rules
+                    .iter()
+                    .map(|r| {
+                        let c = counters.rules.get(&r.slot).copied().unwrap_or_default();
+                        serde_json::json!({
+                            "object": r.object, "interface": r.interface, "cidr": r.cidr,
+                            "order": r.order, "action": r.action, "protocol": r.protocol,
+                            "selector": r.selector,
+                            "packets": c.allow_packets + c.deny_packets,
+                            "bytes": c.allow_bytes + c.deny_bytes,
+                            "allow_packets": c.allow_packets, "deny_packets": c.deny_packets,
+                        })
+                    })
+                    .collect(),
+            ))
+        })
+    }
+
     fn drain_events(&mut self) {
         let batch = self.events.poll(Duration::ZERO);
         if batch.is_empty() {
@@ -187,6 +225,13 @@ impl AgentFirewall {
             let ev = FirewallEvent::decode(e, self.state.as_ref(), &self.ifnames);
             if self.section.log_events {
                 info!("firewall: {}", ev.text_lines().join(" / "));
+            }
+            if let Some(log) = &self.shared_events {
+                if let Ok(v) = serde_json::to_value(&ev) {
+                    log.lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push_firewall(v);
+                }
             }
             if let Some(out) = &mut self.events_out {
                 let line = serde_json::to_string(&ev).unwrap_or_default();

@@ -35,13 +35,17 @@ pub struct AgentMetrics {
     /// Flows per deciding policy event (action, type, name, namespace, direction).
     pub network_events: Family<Vec<(String, String)>, Counter>,
     last_losses: Arc<Mutex<LossCounters>>,
+    /// NetObserv-named flow metrics (`netobserv_*`).
+    pub flows: Arc<super::flow_metrics::FlowMetrics>,
 }
 
 impl AgentMetrics {
     pub fn new() -> Self {
         let mut root = Registry::default();
+        let flows = Arc::new(super::flow_metrics::FlowMetrics::register(&mut root));
         let registry = root.sub_registry_with_prefix("netwarden_agent");
         let m = Self {
+            flows,
             registry: Arc::new(Mutex::new(Registry::default())),
             flows_evicted: Counter::default(),
             records_exported: Counter::default(),
@@ -120,6 +124,12 @@ impl AgentMetrics {
     pub fn register_pod_guard(&self, totals: super::podguard::PodTotalsSnapshot) {
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         registry.register_collector(Box::new(PodGuardCollector { totals }));
+    }
+
+    /// Adds the flow store's ingest counters.
+    pub fn register_ingest(&self, counters: std::sync::Arc<netwarden_store::IngestCounters>) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        registry.register_collector(Box::new(IngestCollector { counters }));
     }
 
     /// Adds the firewall's counters, read from its pinned maps at each scrape.
@@ -204,6 +214,45 @@ impl AgentMetrics {
             }
         })?;
         Ok(local)
+    }
+}
+
+/// The flow store's ingest counters, read when scraped.
+#[derive(Debug)]
+struct IngestCollector {
+    counters: std::sync::Arc<netwarden_store::IngestCounters>,
+}
+
+impl Collector for IngestCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c = &self.counters;
+        for (name, help, value) in [
+            (
+                "netwarden_store_records_offered",
+                "Flow records offered to the store",
+                &c.offered,
+            ),
+            (
+                "netwarden_store_records_written",
+                "Flow records written to the store",
+                &c.written,
+            ),
+            (
+                "netwarden_store_records_dropped",
+                "Flow records dropped because the store's queue was full (back-pressure)",
+                &c.dropped,
+            ),
+            (
+                "netwarden_store_records_failed",
+                "Flow records lost to failed writes",
+                &c.failed,
+            ),
+        ] {
+            let m = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            ConstCounter::new(value.load(Relaxed)).encode(m)?;
+        }
+        Ok(())
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod config;
 mod firewall;
+mod flow_metrics;
 mod metrics;
 mod podguard;
 
@@ -15,7 +16,9 @@ use anyhow::Context;
 use netwarden_datapath::interfaces::InterfaceSelector;
 use netwarden_datapath::{Capture, CaptureConfig, EvictStats};
 use netwarden_model::FlowRecord;
+use netwarden_store::{DuckStore, Ingest, IngestOptions};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use tracing::{info, warn};
 
 #[derive(clap::Args, Debug)]
@@ -62,6 +65,17 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         .with_context(|| format!("--config {}", args.config.display()))?;
     let cfg = AgentConfig::from_yaml(&text)
         .with_context(|| format!("--config {}", args.config.display()))?;
+    let stop = run_loop::stop_on_signals()?;
+    run_config(&cfg, &stop, None)
+}
+
+/// Runs the agent from a parsed config until `stop` is set (or `duration` has passed).
+pub fn run_config(
+    cfg: &AgentConfig,
+    stop: &Arc<std::sync::atomic::AtomicBool>,
+    duration: Option<std::time::Duration>,
+) -> anyhow::Result<()> {
+    let cfg = cfg.clone();
     let capture_cfg = capture_config(&cfg)?;
     let eviction = seconds("capture.eviction_seconds", cfg.capture.eviction_seconds)?;
     let writer = RecordWriter::new(open_sink(&cfg.sink.jsonl.path)?, Format::Json);
@@ -71,7 +85,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         let addr = metrics.serve(cfg.metrics.address)?;
         info!(%addr, "metrics on http://{addr}/metrics");
     }
-    let firewall = if cfg.firewall.enabled {
+    let mut firewall = if cfg.firewall.enabled {
         let fw = firewall::AgentFirewall::start(&cfg.firewall)?;
         metrics.register_firewall(fw.paths().clone(), fw.apply_errors.clone());
         Some(fw)
@@ -90,14 +104,14 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
             "inventory.policy_mode: enforce needs inventory.policies (the policies to enforce)"
         );
     }
-    let podguard = if cfg.pod_guard.enabled || enforce {
+    let mut podguard = if cfg.pod_guard.enabled || enforce {
         let pg = podguard::AgentPodGuard::start(&cfg.pod_guard, &sources, enforce)?;
         metrics.register_pod_guard(pg.totals.clone());
         Some(pg)
     } else {
         None
     };
-    let stop = run_loop::stop_on_signals()?;
+    let (ingest, api) = start_store(&cfg, &metrics, firewall.as_mut(), podguard.as_mut())?;
     let mut capture = start(&capture_cfg)?;
     let attached = capture.attached_interfaces();
     if attached.is_empty() {
@@ -111,14 +125,74 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         firewall,
         enricher,
         podguard,
+        ingest,
+        stored: Vec::new(),
     };
-    let result = run_loop::run(&mut capture, eviction, None, &stop, &mut observer);
+    let result = run_loop::run(&mut capture, eviction, duration, stop, &mut observer);
     if let Some(pg) = observer.podguard.take() {
         pg.finish();
+    }
+    // The API goes first, then ingest writes what is queued.
+    drop(api);
+    if let Some(ingest) = observer.ingest.take() {
+        ingest.finish();
     }
     result?;
     info!("agent stopped");
     Ok(())
+}
+
+/// Opens the store and its ingest queue, and starts the API over it, as the config asks.
+fn start_store(
+    cfg: &AgentConfig,
+    metrics: &AgentMetrics,
+    firewall: Option<&mut firewall::AgentFirewall>,
+    podguard: Option<&mut podguard::AgentPodGuard>,
+) -> anyhow::Result<(Option<Ingest>, Option<crate::api::ApiServer>)> {
+    if !cfg.store.enabled {
+        if cfg.api.enabled {
+            anyhow::bail!("api.enabled needs store.enabled (the API serves the stored flows)");
+        }
+        return Ok((None, None));
+    }
+    let args = crate::serve::StoreArgs {
+        store: cfg.store.path.clone(),
+        retention: cfg.store.retention.clone(),
+        max_size_mib: cfg.store.max_size_mib,
+        memory_limit: cfg.store.memory_limit.clone(),
+    };
+    let opts = args
+        .options()
+        .map_err(|e| anyhow::anyhow!("store: {}", e.to_string().replace("--", "store.")))?;
+    let store = Arc::new(DuckStore::open(&cfg.store.path, opts)?);
+    let ingest = Ingest::start(store.clone(), IngestOptions::default())?;
+    metrics.register_ingest(ingest.counters());
+    if !cfg.api.enabled {
+        return Ok((Some(ingest), None));
+    }
+    let events = Arc::new(Mutex::new(crate::api::EventLog::default()));
+    let firewall_rules = firewall.map(|fw| {
+        fw.share_events(events.clone());
+        fw.rules_source()
+    });
+    let pod_monitor_enabled = podguard.is_some();
+    if let Some(pg) = podguard {
+        pg.share_events(events.clone());
+    }
+    let state = crate::api::ApiState {
+        store,
+        ingest: Some(ingest.counters()),
+        events,
+        firewall_enabled: firewall_rules.is_some(),
+        firewall_rules,
+        pod_monitor_enabled,
+    };
+    let token = std::env::var("NETWARDEN_API_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .or_else(|| cfg.api.token.clone());
+    let server = crate::api::spawn(cfg.api.listen, state, token)?;
+    Ok((Some(ingest), Some(server)))
 }
 
 struct AgentSink {
@@ -127,6 +201,9 @@ struct AgentSink {
     firewall: Option<firewall::AgentFirewall>,
     enricher: Option<crate::enrichment::Enricher>,
     podguard: Option<podguard::AgentPodGuard>,
+    ingest: Option<Ingest>,
+    /// This eviction's records, for the store.
+    stored: Vec<FlowRecord>,
 }
 
 impl LoopObserver for AgentSink {
@@ -135,6 +212,7 @@ impl LoopObserver for AgentSink {
             e.enrich_with(&mut rec, self.podguard.as_ref().map(|p| &p.decisions));
             self.metrics.observe_network_events(&rec.network_events);
         }
+        self.metrics.flows.observe(&rec);
         match self.writer.write(&rec) {
             Ok(()) => {
                 self.metrics.records_exported.inc();
@@ -146,6 +224,9 @@ impl LoopObserver for AgentSink {
                 }
             }
         }
+        if self.ingest.is_some() {
+            self.stored.push(rec);
+        }
         Ok(())
     }
 
@@ -156,6 +237,10 @@ impl LoopObserver for AgentSink {
         if let Err(e) = self.writer.flush() {
             self.metrics.export_errors.inc();
             warn!("flushing flow records failed: {e}");
+        }
+        if let Some(ingest) = &self.ingest {
+            // Never waits: a full queue drops the batch and counts it.
+            ingest.offer(std::mem::take(&mut self.stored));
         }
         self.metrics
             .observe_eviction(stats, capture.loss_counters());

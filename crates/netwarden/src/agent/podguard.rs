@@ -71,6 +71,8 @@ pub struct AgentPodGuard {
     follower: Follower,
     /// Enforce mode: what the datapath decided per connection, for the flows.
     pub decisions: DatapathDecisions,
+    /// Where the API reads recent events, when it runs.
+    shared_events: Option<std::sync::Arc<std::sync::Mutex<crate::api::EventLog>>>,
     log_events: bool,
     events_out: Option<std::io::BufWriter<std::fs::File>>,
     pub totals: PodTotalsSnapshot,
@@ -125,11 +127,17 @@ impl AgentPodGuard {
         Ok(Self {
             follower,
             decisions: DatapathDecisions::default(),
+            shared_events: None,
             log_events: section.log_events,
             events_out,
             totals: Default::default(),
             next_totals: std::time::Instant::now(),
         })
+    }
+
+    /// Keeps the guard's events in `log` too (for the API).
+    pub fn share_events(&mut self, log: std::sync::Arc<std::sync::Mutex<crate::api::EventLog>>) {
+        self.shared_events = Some(log);
     }
 
     /// Called often by the run loop: drains events, follows the pods when due.
@@ -138,6 +146,14 @@ impl AgentPodGuard {
             Ok(events) => {
                 for e in &events {
                     self.decisions.observe(e);
+                }
+                if let Some(log) = &self.shared_events {
+                    let mut log = log.lock().unwrap_or_else(|p| p.into_inner());
+                    for e in &events {
+                        if let Ok(v) = serde_json::to_value(e) {
+                            log.push_pod(v);
+                        }
+                    }
                 }
                 write_events(self.log_events, self.events_out.as_mut(), &events);
             }

@@ -5,6 +5,7 @@ mod firewall_bench;
 mod flowgen;
 mod in_process;
 mod lab;
+mod policy_bench;
 mod procstat;
 mod prog_stats;
 mod throughput;
@@ -25,6 +26,9 @@ pub enum BenchCommand {
     /// The XDP firewall's cost per packet by rule count (BPF_PROG_TEST_RUN), and its drop rate
     /// on a veth pair against nftables with the same rule.
     Firewall(firewall_bench::FirewallBenchArgs),
+    /// Enforce mode's policy compiler: compile time and table sizes on synthetic clusters of
+    /// 200 to 10,000 pods (no root needed).
+    Policy(policy_bench::PolicyBenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -54,6 +58,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Capture(args) => capture(&args),
         BenchCommand::Firewall(args) => firewall_bench::run(&args),
+        BenchCommand::Policy(args) => policy_bench::run(&args),
     }
 }
 

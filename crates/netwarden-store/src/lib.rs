@@ -1,0 +1,105 @@
+//! The embedded flow store: flows in DuckDB hourly partitions behind [`FlowStore`], queried with
+//! the flow query language of [`netwarden_query`], fed by a batching [`Ingest`] queue.
+
+mod duck;
+mod error;
+mod ingest;
+pub mod partition;
+mod result;
+pub mod row;
+
+pub use duck::{DuckStore, FlowPage, RetentionReport, StoreOptions, StoreStats, SCHEMA_VERSION};
+pub use error::StoreError;
+pub use ingest::{Ingest, IngestCounters, IngestOptions};
+
+use netwarden_model::FlowRecord;
+use netwarden_query::fields::Field;
+use netwarden_query::{FlowQuery, Level, Metric, Scope};
+
+/// What the API, the CLI and ingest need from a flow store.
+pub trait FlowStore: Send + Sync {
+    /// Appends records atomically (all or none).
+    fn insert(&self, records: &[FlowRecord]) -> Result<usize, StoreError>;
+    fn flows(&self, q: &FlowQuery) -> Result<FlowPage, StoreError>;
+    fn top(
+        &self,
+        group_by: &[&Field],
+        metric: Metric,
+        n: u32,
+        scope: &Scope,
+    ) -> Result<Vec<serde_json::Value>, StoreError>;
+    fn series(
+        &self,
+        step_ms: i64,
+        metric: Metric,
+        by: Option<&Field>,
+        top_groups: u32,
+        scope: &Scope,
+    ) -> Result<Vec<serde_json::Value>, StoreError>;
+    fn topology(
+        &self,
+        level: Level,
+        scope: &Scope,
+        max_edges: u32,
+    ) -> Result<serde_json::Value, StoreError>;
+    fn values(
+        &self,
+        field: &Field,
+        prefix: &str,
+        scope: &Scope,
+        limit: u32,
+    ) -> Result<Vec<serde_json::Value>, StoreError>;
+    fn stats(&self) -> Result<StoreStats, StoreError>;
+    fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport, StoreError>;
+}
+
+impl FlowStore for DuckStore {
+    fn insert(&self, records: &[FlowRecord]) -> Result<usize, StoreError> {
+        DuckStore::insert(self, records)
+    }
+    fn flows(&self, q: &FlowQuery) -> Result<FlowPage, StoreError> {
+        DuckStore::flows(self, q)
+    }
+    fn top(
+        &self,
+        group_by: &[&Field],
+        metric: Metric,
+        n: u32,
+        scope: &Scope,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        DuckStore::top(self, group_by, metric, n, scope)
+    }
+    fn series(
+        &self,
+        step_ms: i64,
+        metric: Metric,
+        by: Option<&Field>,
+        top_groups: u32,
+        scope: &Scope,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        DuckStore::series(self, step_ms, metric, by, top_groups, scope)
+    }
+    fn topology(
+        &self,
+        level: Level,
+        scope: &Scope,
+        max_edges: u32,
+    ) -> Result<serde_json::Value, StoreError> {
+        DuckStore::topology(self, level, scope, max_edges)
+    }
+    fn values(
+        &self,
+        field: &Field,
+        prefix: &str,
+        scope: &Scope,
+        limit: u32,
+    ) -> Result<Vec<serde_json::Value>, StoreError> {
+        DuckStore::values(self, field, prefix, scope, limit)
+    }
+    fn stats(&self) -> Result<StoreStats, StoreError> {
+        DuckStore::stats(self)
+    }
+    fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport, StoreError> {
+        DuckStore::enforce_retention(self, now_ms)
+    }
+}
