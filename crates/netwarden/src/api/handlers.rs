@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use netwarden_query::{
-    field, fields, parse_filter, parse_time, Field, FlowQuery, Kind, Level, Metric, Scope, SortKey,
+    field, parse_filter, parse_time, Field, FlowQuery, Kind, Level, Metric, Scope, SortKey,
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -141,7 +141,7 @@ pub async fn health(State(s): State<ApiState>) -> ApiResult {
     Ok(Json(out).into_response())
 }
 
-pub async fn fields() -> Json<Value> {
+pub async fn field_list() -> Json<Value> {
     let kind = |f: &Field| match f.kind {
         Kind::Number if f.name.starts_with("Time") => "time",
         Kind::Number => "number",
@@ -149,7 +149,7 @@ pub async fn fields() -> Json<Value> {
         Kind::Addr { .. } => "addr",
         Kind::Events { .. } => "events",
     };
-    let mut all: Vec<Value> = fields()
+    let mut all: Vec<Value> = netwarden_query::fields()
         .iter()
         .map(|f| json!({"name": f.name, "kind": kind(f)}))
         .collect();

@@ -86,7 +86,7 @@ impl Drop for ApiServer {
 pub fn router(state: ApiState, token: Option<String>) -> Router {
     let api = Router::new()
         .route("/api/health", get(handlers::health))
-        .route("/api/fields", get(handlers::fields))
+        .route("/api/fields", get(handlers::field_list))
         .route("/api/values", get(handlers::values))
         .route("/api/flows", get(handlers::flows))
         .route("/api/top", get(handlers::top))

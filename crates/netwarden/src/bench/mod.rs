@@ -6,6 +6,7 @@ mod flowgen;
 mod in_process;
 mod lab;
 mod policy_bench;
+mod store_bench;
 mod procstat;
 mod prog_stats;
 mod throughput;
@@ -29,6 +30,9 @@ pub enum BenchCommand {
     /// Enforce mode's policy compiler: compile time and table sizes on synthetic clusters of
     /// 200 to 10,000 pods (no root needed).
     Policy(policy_bench::PolicyBenchArgs),
+    /// The flow store: ingest rate, bytes per flow and query latency (median, p90) on synthetic
+    /// flows (10M over 6 hours by default).
+    Store(store_bench::StoreBenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -59,6 +63,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Capture(args) => capture(&args),
         BenchCommand::Firewall(args) => firewall_bench::run(&args),
         BenchCommand::Policy(args) => policy_bench::run(&args),
+        BenchCommand::Store(args) => store_bench::run(&args),
     }
 }
 

@@ -37,7 +37,7 @@ struct Size {
 }
 
 /// The largest is left out by default (`--max-pods`): on a 2-CPU VM one compile of it took about
-/// 105 s, the three others together 10 to 17 s (idle to busy machine).
+/// 105 s, the three others together 12 to 15 s (idle to busy machine).
 const SIZES: [Size; 4] = [
     Size {
         namespaces: 10,
