@@ -17,7 +17,10 @@ fn get(addr: &str, path: &str) -> (u16, String) {
         return (0, String::new());
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    );
     let mut raw = String::new();
     let _ = s.read_to_string(&mut raw);
     let status = raw
@@ -25,7 +28,10 @@ fn get(addr: &str, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
     (status, body)
 }
 
@@ -58,6 +64,20 @@ fn eventually(addr: &str, path: &str, deadline: Instant, check: impl Fn(&Value) 
     }
 }
 
+/// Stops the demo if the test fails half-way, so its lab does not outlive the test (it would hold
+/// the demo's pod subnet for the next run).
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            // SIGINT: the demo's Ctrl-C path, which removes everything it made.
+            unsafe { libc::kill(self.0.id() as i32, libc::SIGINT) };
+            let _ = self.0.wait();
+        }
+    }
+}
+
 fn messages(flow: &Value) -> Vec<String> {
     flow["NetworkEvents"]
         .as_array()
@@ -78,13 +98,14 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
         .port();
     let addr = format!("127.0.0.1:{port}");
     let mut demo = Command::new(BIN)
-        .args(["demo", "--seconds", "40", "--listen", &addr])
+        .args(["demo", "--seconds", "120", "--listen", &addr])
         .env("NETWARDEN_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let mut stdout = BufReader::new(demo.stdout.take().unwrap());
+    let mut demo = Running(demo);
     let mut line = String::new();
     stdout.read_line(&mut line).unwrap();
     assert!(line.contains(&format!("http://{addr}/")), "{line}");
@@ -94,14 +115,20 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
     let denied = "Dropped by network policies isolation in namespace iperf, direction Egress";
     let path = format!(
         "/api/flows?since=5m&filter={}",
-        enc(&format!(r#"SrcK8S_Namespace="iperf" AND DstPort=53 AND NetworkEvents=~"{denied}""#))
+        enc(&format!(
+            r#"SrcK8S_Namespace="iperf" AND DstPort=53 AND NetworkEvents=~"{denied}""#
+        ))
     );
     let page = eventually(&addr, &path, deadline, |v| v["total"].as_u64() > Some(0));
     let flow = &page["flows"][0];
     assert!(messages(flow).iter().any(|m| m == denied), "{page}");
-    assert_eq!(flow["PktDropLatestDropCause"], "NETWARDEN_NETWORK_POLICY_DENIED");
+    assert_eq!(
+        flow["PktDropLatestDropCause"],
+        "NETWARDEN_NETWORK_POLICY_DENIED"
+    );
     // Allowed by the demo's policy: iperf3 on 5201.
-    let allowed = "Allowed by network policy allow-iperf3-5201 in namespace iperf, direction Ingress";
+    let allowed =
+        "Allowed by network policy allow-iperf3-5201 in namespace iperf, direction Ingress";
     let path = format!(
         "/api/flows?since=5m&filter={}",
         enc(&format!(r#"DstPort=5201 AND NetworkEvents=~"{allowed}""#))
@@ -113,12 +140,18 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
         v["events"].as_array().is_some_and(|a| !a.is_empty())
     });
     assert!(!fw["events"].as_array().unwrap().is_empty(), "{fw}");
+    // The rule is installed on every pod interface; the client's attempts hit one of them.
     let rules = json(&addr, "/api/firewall/rules");
-    assert!(rules["rules"][0]["packets"].as_u64() > Some(0), "{rules}");
+    let denied: u64 = rules["rules"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|r| r["deny_packets"].as_u64()).sum())
+        .unwrap_or(0);
+    assert!(denied > 0, "{rules}");
     let pods = eventually(&addr, "/api/podmonitor/events?limit=500", deadline, |v| {
-        v["events"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|e| e["pod"] == "nginx-pod" && e["verdict"] == "BLOCKED"))
+        v["events"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|e| e["pod"] == "nginx-pod" && e["verdict"] == "BLOCKED")
+        })
     });
     assert!(
         pods["events"]
@@ -135,12 +168,17 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
         .iter()
         .filter_map(|n| n["id"].as_str())
         .collect();
-    assert!(ids.contains(&"ns/iperf") && ids.contains(&"ns/shop"), "{graph}");
+    assert!(
+        ids.contains(&"ns/iperf") && ids.contains(&"ns/shop"),
+        "{graph}"
+    );
     let (status, page) = get(&addr, "/");
     assert_eq!(status, 200);
     assert!(page.contains("app.js"), "{page}");
 
-    let status = demo.wait().unwrap();
+    // Ctrl-C, as a user stops it.
+    unsafe { libc::kill(demo.0.id() as i32, libc::SIGINT) };
+    let status = demo.0.wait().unwrap();
     assert!(status.success());
     // Everything it made is gone: the lab node, the firewall's pins and state.
     let left = |dir: &str| {
@@ -153,6 +191,10 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
             .unwrap_or(0)
     };
     assert_eq!(left("/run/netwarden/lab"), 0, "lab node left behind");
-    assert_eq!(left("/sys/fs/bpf/netwarden"), 0, "firewall pins left behind");
+    assert_eq!(
+        left("/sys/fs/bpf/netwarden"),
+        0,
+        "firewall pins left behind"
+    );
     assert_eq!(left("/run/netwarden"), 0, "firewall state left behind");
 }

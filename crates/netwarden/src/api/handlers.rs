@@ -14,26 +14,36 @@ use serde_json::{json, Value};
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-type ApiResult = Result<Response, Response>;
+/// An error answer: the status and its JSON body (`{"error": ...}`, plus `position` and
+/// `token` for filter errors). Boxed so results stay small on the success path.
+pub struct ApiError(Box<(StatusCode, Value)>);
 
-fn bad(message: impl Into<String>) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"error": message.into()})),
-    )
-        .into_response()
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, body) = *self.0;
+        (status, Json(body)).into_response()
+    }
 }
 
-fn not_found(message: &str) -> Response {
-    (StatusCode::NOT_FOUND, Json(json!({"error": message}))).into_response()
+type ApiResult = Result<Response, ApiError>;
+
+fn error(status: StatusCode, body: Value) -> ApiError {
+    ApiError(Box::new((status, body)))
 }
 
-fn internal(e: impl std::fmt::Display) -> Response {
-    (
+fn bad(message: impl Into<String>) -> ApiError {
+    error(StatusCode::BAD_REQUEST, json!({"error": message.into()}))
+}
+
+fn not_found(message: &str) -> ApiError {
+    error(StatusCode::NOT_FOUND, json!({"error": message}))
+}
+
+fn internal(e: impl std::fmt::Display) -> ApiError {
+    error(
         StatusCode::INTERNAL_SERVER_ERROR,
-        Json(json!({"error": e.to_string()})),
+        json!({"error": e.to_string()}),
     )
-        .into_response()
 }
 
 fn now_ms() -> i64 {
@@ -54,19 +64,18 @@ impl Scoped {
         filter: Option<&str>,
         since: Option<&str>,
         until: Option<&str>,
-    ) -> Result<Self, Response> {
+    ) -> Result<Self, ApiError> {
         let filter = match filter.map(str::trim).filter(|f| !f.is_empty()) {
             None => None,
             Some(text) => parse_filter(text).map_err(|e| {
-                (
+                error(
                     StatusCode::BAD_REQUEST,
-                    Json(json!({"error": e.to_string(), "position": e.position, "token": e.token})),
+                    json!({"error": e.to_string(), "position": e.position, "token": e.token}),
                 )
-                    .into_response()
             })?,
         };
         let now = now_ms();
-        let time = |name: &str, v: Option<&str>| -> Result<Option<i64>, Response> {
+        let time = |name: &str, v: Option<&str>| -> Result<Option<i64>, ApiError> {
             v.filter(|t| !t.is_empty())
                 .map(|t| parse_time(t, now).map_err(|e| bad(format!("{name}={t:?}: {e}"))))
                 .transpose()
@@ -90,7 +99,7 @@ impl Scoped {
 /// Runs a store call on the blocking pool.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, netwarden_store::StoreError> + Send + 'static,
-) -> Result<T, Response> {
+) -> Result<T, ApiError> {
     match tokio::task::spawn_blocking(f).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(internal(e)),
@@ -98,7 +107,7 @@ async fn blocking<T: Send + 'static>(
     }
 }
 
-fn field_named(param: &str, name: &str) -> Result<&'static Field, Response> {
+fn field_named(param: &str, name: &str) -> Result<&'static Field, ApiError> {
     field(name.trim()).ok_or_else(|| {
         bad(format!(
             "{param}={name:?}: unknown field (GET /api/fields lists them)"
@@ -106,7 +115,7 @@ fn field_named(param: &str, name: &str) -> Result<&'static Field, Response> {
     })
 }
 
-fn metric(text: Option<&str>) -> Result<Metric, Response> {
+fn metric(text: Option<&str>) -> Result<Metric, ApiError> {
     match text.unwrap_or("bytes") {
         "bytes" => Ok(Metric::Bytes),
         "packets" => Ok(Metric::Packets),
@@ -193,7 +202,7 @@ pub struct FlowsParams {
 }
 
 /// `TimeFlowEndMs:desc,Bytes` into sort keys.
-fn sort_keys(text: Option<&str>) -> Result<Vec<SortKey>, Response> {
+fn sort_keys(text: Option<&str>) -> Result<Vec<SortKey>, ApiError> {
     text.unwrap_or("")
         .split(',')
         .map(str::trim)
