@@ -18,5 +18,7 @@ source ./scripts/ccache-env.sh
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 cargo test --workspace
-# The console: type check, unit tests and browser tests (headless Chromium) against its mock API.
+# The console: type check, unit tests and browser tests (headless Chromium) against its mock API,
+# then the same browser tests against the real API (`netwarden serve` over a store of the fixtures).
 (cd console && npm ci --no-audit --no-fund --loglevel=error && npm run check && npm test)
+bash console/tests/against-server.sh "$CARGO_TARGET_DIR/debug/netwarden"

@@ -133,13 +133,13 @@ test('a filter narrows the rows, the URL keeps it across reload, Back undoes it'
 test('a bad filter shows the error next to the box, pointing at the token', async (t) => {
   const page = await openPage(t);
   await rows(page).first().waitFor(WAIT);
-  await applyFilter(page, 'Proto=6 AND Dstport=5201');
+  await applyFilter(page, 'Proto=6 AND Dstprt=5201');
 
   const error = page.getByTestId('filter-error');
   await error.waitFor({ state: 'visible', ...WAIT });
   assert.match(await error.innerText(), /unknown field/);
   if (EXACT) assert.match(await error.innerText(), /did you mean DstPort\?/);
-  assert.equal(await page.getByTestId('filter-error-token').innerText(), 'Dstport');
+  assert.equal(await page.getByTestId('filter-error-token').innerText(), 'Dstprt');
   assert.equal(await page.getByTestId('filter-input').getAttribute('aria-invalid'), 'true');
   assert.equal(await rows(page).count(), 0);
   await screenshot(page, 'filter-error');
