@@ -10,6 +10,7 @@ use netwarden_policy::netpol::{self, Connection, Endpoint, Inventory, PolicySet,
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use tracing::{info, warn};
 
 /// Where the inventory comes from.
@@ -42,6 +43,10 @@ struct DirectionEvents {
     ingress: Vec<serde_json::Value>,
 }
 
+/// The inventory as the policy engine sees it, as last built, for readers on other threads (the
+/// API's `/api/inventory`, which `netwarden policy whatif` replays stored flows against).
+pub type SharedInventory = Arc<Mutex<Arc<Inventory>>>;
+
 /// Cached connections at most; beyond, the cache starts over (bounded memory).
 const EVENT_CACHE_MAX: usize = 100_000;
 
@@ -63,6 +68,8 @@ fn policy_stamps(paths: &[PathBuf]) -> Vec<Option<std::time::SystemTime>> {
 }
 
 pub struct Enricher {
+    /// Set once something asked for the inventory ([`Self::share_inventory`]).
+    shared: Option<SharedInventory>,
     policies: Option<Policies>,
     file: Option<FileWatcher>,
     kube: Option<(
@@ -112,6 +119,7 @@ impl Enricher {
             })
         };
         let mut me = Self {
+            shared: None,
             policies,
             file: None,
             kube: None,
@@ -163,10 +171,38 @@ impl Enricher {
         info!(endpoints = index.len(), "inventory index built");
         self.index = index;
         self.generation += 1;
-        if let Some(p) = &mut self.policies {
-            p.inventory = crate::policy::to_inventory(&snapshot);
-            p.cache.clear();
+        if self.policies.is_some() || self.shared.is_some() {
+            let inventory = crate::policy::to_inventory(&snapshot);
+            if let Some(shared) = &self.shared {
+                if let Ok(mut slot) = shared.lock() {
+                    *slot = Arc::new(inventory.clone());
+                }
+            }
+            if let Some(p) = &mut self.policies {
+                p.inventory = inventory;
+                p.cache.clear();
+            }
         }
+    }
+
+    /// The inventory for other threads, kept up to date from now on.
+    pub fn share_inventory(&mut self) -> SharedInventory {
+        if let Some(shared) = &self.shared {
+            return shared.clone();
+        }
+        let inventory = match &self.policies {
+            Some(p) => p.inventory.clone(),
+            None => {
+                let mut snapshot = self.file_snapshot.clone();
+                if let Some((_, w, _)) = &self.kube {
+                    snapshot.extend(w.snapshot());
+                }
+                crate::policy::to_inventory(&snapshot)
+            }
+        };
+        let shared = Arc::new(Mutex::new(Arc::new(inventory)));
+        self.shared = Some(shared.clone());
+        shared
     }
 
     /// The index as last built.

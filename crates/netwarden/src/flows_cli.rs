@@ -1,7 +1,7 @@
 //! `netwarden flows`: query the flow store through the API of the process that owns it (DuckDB
 //! locks its file, so the CLI never opens it directly): a page of flows, or a top table.
 
-use anyhow::Context;
+use crate::api_client::{clock, ApiArgs};
 use serde_json::Value;
 
 #[derive(clap::Args, Debug)]
@@ -30,34 +30,8 @@ pub struct FlowsArgs {
     /// table or json.
     #[arg(long, default_value = "table")]
     format: String,
-    /// The API (the agent's or `netwarden serve`'s).
-    #[arg(long, default_value = "http://127.0.0.1:9001", env = "NETWARDEN_API")]
-    api: String,
-    /// Bearer token, when the API requires one.
-    #[arg(long, env = "NETWARDEN_API_TOKEN", hide_env_values = true)]
-    token: Option<String>,
-}
-
-fn get(args: &FlowsArgs, path: &str, query: &[(&str, String)]) -> anyhow::Result<Value> {
-    let url = format!("{}{path}", args.api.trim_end_matches('/'));
-    let mut req = ureq::get(&url);
-    for (k, v) in query {
-        req = req.query(k, v);
-    }
-    if let Some(t) = &args.token {
-        req = req.set("Authorization", &format!("Bearer {t}"));
-    }
-    match req.call() {
-        Ok(resp) => resp.into_json().with_context(|| format!("reading {url}")),
-        Err(ureq::Error::Status(code, resp)) => {
-            let body: Value = resp.into_json().unwrap_or(Value::Null);
-            let msg = body["error"].as_str().unwrap_or("no details");
-            anyhow::bail!("{path} ({code}): {msg}")
-        }
-        Err(e) => Err(anyhow::anyhow!(
-            "{url}: {e} (is the agent or `netwarden serve` running with the API on?)"
-        )),
-    }
+    #[command(flatten)]
+    api: ApiArgs,
 }
 
 fn text(v: &Value) -> String {
@@ -82,8 +56,8 @@ fn end(f: &Value, side: &str) -> String {
 fn print_flows(v: &Value) {
     let flows = v["flows"].as_array().cloned().unwrap_or_default();
     println!(
-        "{:<24} {:<34} {:<34} {:>6} {:>5} {:>10} {:>7} {:>5}  EVENTS",
-        "END", "SRC", "DST", "DPORT", "PROTO", "BYTES", "PACKETS", "DROPS"
+        "{:<12} {:<34} {:<34} {:>6} {:>5} {:>10} {:>7} {:>5}  EVENTS",
+        "END (UTC)", "SRC", "DST", "DPORT", "PROTO", "BYTES", "PACKETS", "DROPS"
     );
     for f in &flows {
         let events: Vec<String> = f["NetworkEvents"]
@@ -91,8 +65,10 @@ fn print_flows(v: &Value) {
             .map(|a| a.iter().map(|e| text(&e["Message"])).collect())
             .unwrap_or_default();
         println!(
-            "{:<24} {:<34} {:<34} {:>6} {:>5} {:>10} {:>7} {:>5}  {}",
-            text(&f["TimeFlowEndMs"]),
+            "{:<12} {:<34} {:<34} {:>6} {:>5} {:>10} {:>7} {:>5}  {}",
+            f["TimeFlowEndMs"]
+                .as_i64()
+                .map_or_else(|| "-".into(), clock),
             end(f, "Src"),
             end(f, "Dst"),
             text(&f["DstPort"]),
@@ -139,13 +115,13 @@ pub fn run(args: FlowsArgs) -> anyhow::Result<()> {
             query.push(("n", n.to_string()));
             query.push(("by", by.clone()));
             query.push(("metric", args.metric.clone()));
-            (get(&args, "/api/top", &query)?, true)
+            (args.api.get("/api/top", &query)?, true)
         }
         (Some(_), None) => anyhow::bail!("--top needs --by FIELDS"),
         (None, Some(_)) => anyhow::bail!("--by goes with --top N"),
         (None, None) => {
             query.push(("limit", args.limit.to_string()));
-            (get(&args, "/api/flows", &query)?, false)
+            (args.api.get("/api/flows", &query)?, false)
         }
     };
     match (args.format.as_str(), top) {

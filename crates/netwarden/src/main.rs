@@ -3,6 +3,7 @@
 
 mod agent;
 mod api;
+mod api_client;
 mod bench;
 mod capture;
 mod decisions;
@@ -16,6 +17,7 @@ mod pods;
 mod policy;
 mod run_loop;
 mod serve;
+mod whatif;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

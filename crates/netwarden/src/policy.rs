@@ -29,6 +29,9 @@ pub enum PolicyCommand {
     Explain(ExplainArgs),
     /// Validate policy files; invalid objects are listed and the exit status is 1.
     Check(CheckArgs),
+    /// Replay stored flows against a proposed policy set and list the flows whose verdict would
+    /// change, by workload pair (through the agent's API).
+    Whatif(crate::whatif::WhatifArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -67,6 +70,7 @@ pub fn run(cmd: PolicyCommand) -> anyhow::Result<()> {
     match cmd {
         PolicyCommand::Explain(args) => explain(args),
         PolicyCommand::Check(args) => check(args),
+        PolicyCommand::Whatif(args) => crate::whatif::run(args),
     }
 }
 

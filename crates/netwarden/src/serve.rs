@@ -102,6 +102,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         firewall_rules: None,
         firewall_enabled: false,
         pod_monitor_enabled: false,
+        inventory: None,
     };
     let server = api::spawn(args.listen, state, args.token.clone())?;
     info!(url = %format!("http://{}/", server.addr), "serving started");

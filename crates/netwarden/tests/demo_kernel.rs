@@ -172,6 +172,52 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
         ids.contains(&"ns/iperf") && ids.contains(&"ns/shop"),
         "{graph}"
     );
+    // What if the demo's own policies went away: iperf3 on 5201 would be dropped at the server.
+    let proposed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../netwarden-policy/tests/fixtures/network-events.yaml"
+    );
+    let out = Command::new(BIN)
+        .args([
+            "policy",
+            "whatif",
+            "--policies",
+            proposed,
+            "--since",
+            "5m",
+            "--json",
+        ])
+        .args(["--api", &format!("http://{addr}")])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let whatif: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let change = whatif["changes"]
+        .as_array()
+        .and_then(|c| {
+            c.iter()
+                .find(|c| c["from"] == "iperf/iperf3-client" && c["to"] == "iperf/iperf3-server")
+        })
+        .unwrap_or_else(|| panic!("{whatif}"));
+    assert_eq!(change["now"], "allowed", "{change}");
+    assert_eq!(change["would_be"], "dropped", "{change}");
+    assert!(
+        change["ports"]
+            .as_array()
+            .unwrap()
+            .contains(&"5201/TCP".into()),
+        "{change}"
+    );
+    assert!(
+        change["would_be_events"].as_array().unwrap().contains(
+            &"Dropped by network policies isolation in namespace iperf, direction Ingress".into()
+        ),
+        "{change}"
+    );
     let (status, page) = get(&addr, "/");
     assert_eq!(status, 200);
     assert!(page.contains("app.js"), "{page}");

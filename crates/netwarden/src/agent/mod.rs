@@ -97,7 +97,7 @@ pub fn run_config(
         kubernetes: cfg.inventory.kubernetes,
         policies: cfg.inventory.policies.clone(),
     };
-    let enricher = crate::enrichment::Enricher::start(&sources)?;
+    let mut enricher = crate::enrichment::Enricher::start(&sources)?;
     let enforce = cfg.inventory.policy_mode == config::PolicyMode::Enforce;
     if enforce && cfg.inventory.policies.is_empty() {
         anyhow::bail!(
@@ -111,7 +111,17 @@ pub fn run_config(
     } else {
         None
     };
-    let (ingest, api) = start_store(&cfg, &metrics, firewall.as_mut(), podguard.as_mut())?;
+    let inventory = match &mut enricher {
+        Some(e) if cfg.api.enabled => Some(e.share_inventory()),
+        _ => None,
+    };
+    let (ingest, api) = start_store(
+        &cfg,
+        &metrics,
+        firewall.as_mut(),
+        podguard.as_mut(),
+        inventory,
+    )?;
     let mut capture = start(&capture_cfg)?;
     let attached = capture.attached_interfaces();
     if attached.is_empty() {
@@ -148,6 +158,7 @@ fn start_store(
     metrics: &AgentMetrics,
     firewall: Option<&mut firewall::AgentFirewall>,
     podguard: Option<&mut podguard::AgentPodGuard>,
+    inventory: Option<crate::enrichment::SharedInventory>,
 ) -> anyhow::Result<(Option<Ingest>, Option<crate::api::ApiServer>)> {
     if !cfg.store.enabled {
         if cfg.api.enabled {
@@ -186,6 +197,7 @@ fn start_store(
         firewall_enabled: firewall_rules.is_some(),
         firewall_rules,
         pod_monitor_enabled,
+        inventory,
     };
     let token = std::env::var("NETWARDEN_API_TOKEN")
         .ok()

@@ -348,3 +348,17 @@ pub async fn pod_events(State(s): State<ApiState>, Query(p): Query<EventsParams>
     let log = s.events.lock().unwrap_or_else(|e| e.into_inner());
     Ok(Json(json!({ "events": recent(&log.pods, p.limit) })).into_response())
 }
+
+/// The inventory the policy engine sees (pods, namespaces, nodes), as `policy whatif` needs it.
+pub async fn inventory(State(s): State<ApiState>) -> ApiResult {
+    let Some(shared) = &s.inventory else {
+        return Err(not_found(
+            "this process has no inventory (serve has none; the agent has one when inventory.file or inventory.kubernetes is set)",
+        ));
+    };
+    let current = shared
+        .lock()
+        .map_err(|_| internal("the inventory lock is poisoned"))?
+        .clone();
+    Ok(Json(&*current).into_response())
+}

@@ -62,6 +62,8 @@ pub struct ApiState {
     pub firewall_rules: Option<RulesSource>,
     pub firewall_enabled: bool,
     pub pod_monitor_enabled: bool,
+    /// `None`: this process has no inventory (`/api/inventory` answers 404).
+    pub inventory: Option<crate::enrichment::SharedInventory>,
 }
 
 /// A running API server; dropping it stops the server.
@@ -95,6 +97,7 @@ pub fn router(state: ApiState, token: Option<String>) -> Router {
         .route("/api/firewall/rules", get(handlers::firewall_rules))
         .route("/api/firewall/events", get(handlers::firewall_events))
         .route("/api/podmonitor/events", get(handlers::pod_events))
+        .route("/api/inventory", get(handlers::inventory))
         .route("/api/openapi.json", get(openapi::document))
         .with_state(state);
     let api = match token {

@@ -68,6 +68,7 @@ pub fn spec() -> Value {
             "/api/firewall/rules": get("Ingress node firewall rules with their counters", vec![], "{rules: [...]}"),
             "/api/firewall/events": get("Recent firewall drop events", vec![param("limit", "Events (100)", false)], "{events: [...]}"),
             "/api/podmonitor/events": get("Recent pod monitor events", vec![param("limit", "Events (100)", false)], "{events: [...]}"),
+            "/api/inventory": get("The pods, namespaces and nodes the policy engine sees (404 without an inventory)", vec![], "{pods: [...], namespaces: [...], nodes: [...]}"),
             "/api/openapi.json": get("This document", vec![], "OpenAPI 3 document")
         }
     })
