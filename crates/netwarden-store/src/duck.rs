@@ -5,8 +5,7 @@
 use crate::error::StoreError;
 use crate::partition::{self, PARTITION_MS};
 use crate::result::{self, Rows};
-use crate::row::row;
-use duckdb::{appender_params_from_iter, params_from_iter, Config, Connection};
+use duckdb::{params_from_iter, Config, Connection};
 use netwarden_model::FlowRecord;
 use netwarden_query::fields::Field;
 use netwarden_query::{self as query, FlowQuery, Level, Metric, Param, Scope, Sql};
@@ -198,9 +197,7 @@ impl DuckStore {
         let appended = (|| -> Result<(), StoreError> {
             for (hour, recs) in &by_hour {
                 let mut app = conn.appender(&partition::table(*hour))?;
-                for r in recs {
-                    app.append_row(appender_params_from_iter(row(r)))?;
-                }
+                app.append_record_batch(crate::batch::record_batch(recs.iter().copied())?)?;
                 app.flush()?;
             }
             Ok(())

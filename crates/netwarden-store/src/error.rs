@@ -23,4 +23,6 @@ pub enum StoreError {
     Query(#[from] netwarden_query::QueryError),
     #[error("flow store: {0}")]
     Invalid(String),
+    #[error("flow store: building a batch: {0}")]
+    Batch(#[from] duckdb::arrow::error::ArrowError),
 }

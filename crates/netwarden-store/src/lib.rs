@@ -1,6 +1,7 @@
 //! The embedded flow store: flows in DuckDB hourly partitions behind [`FlowStore`], queried with
 //! the flow query language of [`netwarden_query`], fed by a batching [`Ingest`] queue.
 
+mod batch;
 mod duck;
 mod error;
 mod ingest;

@@ -1,118 +1,174 @@
 //! A flow record as the row the store appends: one value per column of the catalog
 //! ([`netwarden_query::fields`]), in table order.
+//!
+//! Ingest is the store's hot path (hundreds of thousands of records a second), so a record is
+//! turned into [`Cell`]s that borrow its strings, by one function per field looked up once for
+//! the whole catalog ([`cells`]), and [`crate::batch`] copies the cells straight into Arrow
+//! columns. Nothing here allocates per value except the text DuckDB cannot get from the record
+//! as is (addresses, joined lists, the events' JSON).
 
-use duckdb::types::Value;
 use netwarden_model::FlowRecord;
 use netwarden_query::addr::addr_key;
 use netwarden_query::fields::{fields, Field};
+use std::borrow::Cow;
 use std::net::IpAddr;
+use std::sync::OnceLock;
 
-fn opt<T>(v: Option<T>, f: impl FnOnce(T) -> Value) -> Value {
-    v.map_or(Value::Null, f)
+/// One column's value of one record.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell<'a> {
+    Null,
+    Int(i64),
+    UInt(u64),
+    Huge(i128),
+    Double(f64),
+    Text(Cow<'a, str>),
 }
 
-fn text(v: &Option<String>) -> Value {
-    opt(v.as_ref(), |s| Value::Text(s.clone()))
+/// Appends the cells of one field of a record.
+type Push = for<'a> fn(&'a FlowRecord, &mut Vec<Cell<'a>>);
+
+fn text<'a>(v: &'a Option<String>) -> Cell<'a> {
+    v.as_deref()
+        .map_or(Cell::Null, |s| Cell::Text(Cow::Borrowed(s)))
+}
+
+fn uint<T: Into<u64>>(v: Option<T>) -> Cell<'static> {
+    v.map_or(Cell::Null, |v| Cell::UInt(v.into()))
 }
 
 /// The key and text columns of an address field.
-fn addr(out: &mut Vec<Value>, ip: Option<IpAddr>) {
-    out.push(opt(ip, |ip| Value::HugeInt(addr_key(ip))));
-    out.push(opt(ip, |ip| Value::Text(ip.to_string())));
+fn addr(out: &mut Vec<Cell<'_>>, ip: Option<IpAddr>) {
+    match ip {
+        Some(ip) => {
+            out.push(Cell::Huge(addr_key(ip)));
+            out.push(Cell::Text(Cow::Owned(ip.to_string())));
+        }
+        None => {
+            out.push(Cell::Null);
+            out.push(Cell::Null);
+        }
+    }
 }
 
-/// Appends the values of `field`'s columns for `rec` to `out`.
-fn push_field(out: &mut Vec<Value>, rec: &FlowRecord, field: &Field) {
-    let (s, d) = (&rec.src_k8s, &rec.dst_k8s);
-    let v = match field.name {
-        "TimeReceived" => Value::BigInt(rec.time_received),
-        "TimeFlowStartMs" => Value::BigInt(rec.time_flow_start_ms),
-        "TimeFlowEndMs" => Value::BigInt(rec.time_flow_end_ms),
-        "SrcAddr" => return addr(out, rec.src_addr),
-        "DstAddr" => return addr(out, rec.dst_addr),
-        "SrcPort" => opt(rec.src_port, |p| Value::Int(p.into())),
-        "DstPort" => opt(rec.dst_port, |p| Value::Int(p.into())),
-        "Proto" => Value::UTinyInt(rec.proto),
-        "Etype" => Value::USmallInt(rec.etype),
-        "IcmpType" => opt(rec.icmp_type, Value::UTinyInt),
-        "IcmpCode" => opt(rec.icmp_code, Value::UTinyInt),
-        "SrcMac" => text(&rec.src_mac),
-        "DstMac" => text(&rec.dst_mac),
-        "Bytes" => Value::UBigInt(rec.bytes),
-        "Packets" => Value::UBigInt(rec.packets),
-        "Flags" => opt(rec.flags, Value::USmallInt),
-        "Dscp" => Value::UTinyInt(rec.dscp),
-        "Interfaces" => Value::Text(rec.interfaces.join(",")),
-        "IfDirections" => Value::Text(
-            rec.if_directions
-                .iter()
-                .map(|d| (*d as u8).to_string())
-                .collect::<Vec<_>>()
-                .join(","),
-        ),
-        "Sampling" => Value::UInt(rec.sampling),
-        "AgentIP" => return addr(out, rec.agent_ip),
-        "PktDropPackets" => opt(rec.pkt_drop_packets, Value::UBigInt),
-        "PktDropBytes" => opt(rec.pkt_drop_bytes, Value::UBigInt),
-        "PktDropLatestDropCause" => text(&rec.pkt_drop_latest_drop_cause),
-        "PktDropLatestState" => text(&rec.pkt_drop_latest_state),
-        "PktDropLatestFlags" => opt(rec.pkt_drop_latest_flags, Value::USmallInt),
-        "DnsId" => opt(rec.dns_id, Value::USmallInt),
-        "DnsFlags" => opt(rec.dns_flags, Value::USmallInt),
-        "DnsFlagsResponseCode" => text(&rec.dns_flags_response_code),
-        "DnsLatencyMs" => opt(rec.dns_latency_ms, Value::Double),
-        "DnsName" => text(&rec.dns_name),
-        "TimeFlowRttNs" => opt(rec.time_flow_rtt_ns, Value::UBigInt),
-        "NetworkEvents" => {
-            if rec.network_events.is_empty() {
-                out.push(Value::Null);
-                out.push(Value::Null);
-            } else {
-                let messages: Vec<&str> = rec
-                    .network_events
-                    .iter()
-                    .filter_map(|e| e.get("Message").and_then(|m| m.as_str()))
-                    .collect();
-                let json = serde_json::Value::Array(rec.network_events.clone()).to_string();
-                out.push(Value::Text(json));
-                out.push(Value::Text(messages.join("\n")));
+fn events<'a>(rec: &'a FlowRecord, out: &mut Vec<Cell<'a>>) {
+    if rec.network_events.is_empty() {
+        out.push(Cell::Null);
+        out.push(Cell::Null);
+        return;
+    }
+    let messages: Vec<&str> = rec
+        .network_events
+        .iter()
+        .filter_map(|e| e.get("Message").and_then(|m| m.as_str()))
+        .collect();
+    let json = serde_json::Value::Array(rec.network_events.clone()).to_string();
+    out.push(Cell::Text(Cow::Owned(json)));
+    out.push(Cell::Text(Cow::Owned(messages.join("\n"))));
+}
+
+/// The function filling `field`'s columns; `None` for a catalog field this module does not
+/// know (the test below keeps the two in step).
+fn pusher(name: &str) -> Option<Push> {
+    Some(match name {
+        "TimeReceived" => |r, o| o.push(Cell::Int(r.time_received)),
+        "TimeFlowStartMs" => |r, o| o.push(Cell::Int(r.time_flow_start_ms)),
+        "TimeFlowEndMs" => |r, o| o.push(Cell::Int(r.time_flow_end_ms)),
+        "SrcAddr" => |r, o| addr(o, r.src_addr),
+        "DstAddr" => |r, o| addr(o, r.dst_addr),
+        "SrcPort" => |r, o| o.push(uint(r.src_port)),
+        "DstPort" => |r, o| o.push(uint(r.dst_port)),
+        "Proto" => |r, o| o.push(Cell::UInt(r.proto.into())),
+        "Etype" => |r, o| o.push(Cell::UInt(r.etype.into())),
+        "IcmpType" => |r, o| o.push(uint(r.icmp_type)),
+        "IcmpCode" => |r, o| o.push(uint(r.icmp_code)),
+        "SrcMac" => |r, o| o.push(text(&r.src_mac)),
+        "DstMac" => |r, o| o.push(text(&r.dst_mac)),
+        "Bytes" => |r, o| o.push(Cell::UInt(r.bytes)),
+        "Packets" => |r, o| o.push(Cell::UInt(r.packets)),
+        "Flags" => |r, o| o.push(uint(r.flags)),
+        "Dscp" => |r, o| o.push(Cell::UInt(r.dscp.into())),
+        "Interfaces" => |r, o| {
+            o.push(match r.interfaces.as_slice() {
+                [one] => Cell::Text(Cow::Borrowed(one.as_str())),
+                many => Cell::Text(Cow::Owned(many.join(","))),
+            })
+        },
+        "IfDirections" => |r, o| {
+            let mut t = String::with_capacity(r.if_directions.len() * 2);
+            for (i, d) in r.if_directions.iter().enumerate() {
+                if i > 0 {
+                    t.push(',');
+                }
+                t.push(char::from(b'0' + *d as u8));
             }
-            return;
+            o.push(Cell::Text(Cow::Owned(t)))
+        },
+        "Sampling" => |r, o| o.push(Cell::UInt(r.sampling.into())),
+        "AgentIP" => |r, o| addr(o, r.agent_ip),
+        "PktDropPackets" => |r, o| o.push(uint(r.pkt_drop_packets)),
+        "PktDropBytes" => |r, o| o.push(uint(r.pkt_drop_bytes)),
+        "PktDropLatestDropCause" => |r, o| o.push(text(&r.pkt_drop_latest_drop_cause)),
+        "PktDropLatestState" => |r, o| o.push(text(&r.pkt_drop_latest_state)),
+        "PktDropLatestFlags" => |r, o| o.push(uint(r.pkt_drop_latest_flags)),
+        "DnsId" => |r, o| o.push(uint(r.dns_id)),
+        "DnsFlags" => |r, o| o.push(uint(r.dns_flags)),
+        "DnsFlagsResponseCode" => |r, o| o.push(text(&r.dns_flags_response_code)),
+        "DnsLatencyMs" => |r, o| o.push(r.dns_latency_ms.map_or(Cell::Null, Cell::Double)),
+        "DnsName" => |r, o| o.push(text(&r.dns_name)),
+        "TimeFlowRttNs" => |r, o| o.push(uint(r.time_flow_rtt_ns)),
+        "NetworkEvents" => events,
+        "SrcK8S_Namespace" => |r, o| o.push(text(&r.src_k8s.namespace)),
+        "SrcK8S_Name" => |r, o| o.push(text(&r.src_k8s.name)),
+        "SrcK8S_Type" => |r, o| o.push(text(&r.src_k8s.kind)),
+        "SrcK8S_OwnerName" => |r, o| o.push(text(&r.src_k8s.owner_name)),
+        "SrcK8S_OwnerType" => |r, o| o.push(text(&r.src_k8s.owner_type)),
+        "SrcK8S_HostIP" => |r, o| addr(o, r.src_k8s.host_ip),
+        "SrcK8S_HostName" => |r, o| o.push(text(&r.src_k8s.host_name)),
+        "SrcK8S_NetworkName" => |r, o| o.push(text(&r.src_k8s.network_name)),
+        "DstK8S_Namespace" => |r, o| o.push(text(&r.dst_k8s.namespace)),
+        "DstK8S_Name" => |r, o| o.push(text(&r.dst_k8s.name)),
+        "DstK8S_Type" => |r, o| o.push(text(&r.dst_k8s.kind)),
+        "DstK8S_OwnerName" => |r, o| o.push(text(&r.dst_k8s.owner_name)),
+        "DstK8S_OwnerType" => |r, o| o.push(text(&r.dst_k8s.owner_type)),
+        "DstK8S_HostIP" => |r, o| addr(o, r.dst_k8s.host_ip),
+        "DstK8S_HostName" => |r, o| o.push(text(&r.dst_k8s.host_name)),
+        "DstK8S_NetworkName" => |r, o| o.push(text(&r.dst_k8s.network_name)),
+        "K8S_FlowLayer" => |r, o| o.push(text(&r.k8s_flow_layer)),
+        _ => return None,
+    })
+}
+
+/// One pusher per catalog field, in table order; an unknown field fills its columns with NULL.
+fn pushers() -> &'static [(Push, usize)] {
+    static PUSHERS: OnceLock<Vec<(Push, usize)>> = OnceLock::new();
+    PUSHERS.get_or_init(|| {
+        fields()
+            .iter()
+            .map(|f: &Field| {
+                let nulls: Push = |_, _| {};
+                (pusher(f.name).unwrap_or(nulls), f.columns().len())
+            })
+            .collect()
+    })
+}
+
+/// The cells of `rec`, every column of the table in order, appended to `out`.
+pub fn cells<'a>(rec: &'a FlowRecord, out: &mut Vec<Cell<'a>>) {
+    for (push, width) in pushers() {
+        let before = out.len();
+        push(rec, out);
+        // A field without a pusher, or a pusher that fell short: NULL for the rest.
+        while out.len() < before + width {
+            out.push(Cell::Null);
         }
-        "SrcK8S_Namespace" => text(&s.namespace),
-        "SrcK8S_Name" => text(&s.name),
-        "SrcK8S_Type" => text(&s.kind),
-        "SrcK8S_OwnerName" => text(&s.owner_name),
-        "SrcK8S_OwnerType" => text(&s.owner_type),
-        "SrcK8S_HostIP" => return addr(out, s.host_ip),
-        "SrcK8S_HostName" => text(&s.host_name),
-        "SrcK8S_NetworkName" => text(&s.network_name),
-        "DstK8S_Namespace" => text(&d.namespace),
-        "DstK8S_Name" => text(&d.name),
-        "DstK8S_Type" => text(&d.kind),
-        "DstK8S_OwnerName" => text(&d.owner_name),
-        "DstK8S_OwnerType" => text(&d.owner_type),
-        "DstK8S_HostIP" => return addr(out, d.host_ip),
-        "DstK8S_HostName" => text(&d.host_name),
-        "DstK8S_NetworkName" => text(&d.network_name),
-        "K8S_FlowLayer" => text(&rec.k8s_flow_layer),
-        // A catalog field this function does not know: NULL in each of its columns (the test
-        // below keeps the two in step).
-        _ => {
-            let n = field.columns().len();
-            out.extend(std::iter::repeat_n(Value::Null, n));
-            return;
-        }
-    };
-    out.push(v);
+    }
 }
 
 /// The row of `rec`: every column of the table, in order.
-pub fn row(rec: &FlowRecord) -> Vec<Value> {
-    let mut out = Vec::with_capacity(64);
-    for f in fields() {
-        push_field(&mut out, rec, f);
-    }
+pub fn row(rec: &FlowRecord) -> Vec<Cell<'_>> {
+    let mut out = Vec::with_capacity(column_count());
+    cells(rec, &mut out);
     out
 }
 
@@ -194,11 +250,12 @@ pub(crate) mod tests {
     fn every_catalog_field_has_its_columns() {
         let rec = full_record();
         for f in fields() {
+            let push = pusher(f.name).unwrap_or_else(|| panic!("{} has no pusher", f.name));
             let mut out = Vec::new();
-            push_field(&mut out, &rec, f);
+            push(&rec, &mut out);
             assert_eq!(out.len(), f.columns().len(), "{}", f.name);
             assert!(
-                out.iter().all(|v| *v != Value::Null),
+                out.iter().all(|v| *v != Cell::Null),
                 "{} is not converted",
                 f.name
             );
@@ -208,7 +265,8 @@ pub(crate) mod tests {
 
     #[test]
     fn lists_events_and_addresses_are_flattened() {
-        let r = row(&full_record());
+        let rec = full_record();
+        let r = row(&rec);
         let at = |name: &str| {
             let mut i = 0;
             for f in fields() {
@@ -220,16 +278,13 @@ pub(crate) mod tests {
             panic!("{name}")
         };
         let src = at("SrcAddr");
-        assert_eq!(
-            r[src],
-            Value::HugeInt(addr_key("10.0.0.1".parse().unwrap()))
-        );
-        assert_eq!(r[src + 1], Value::Text("10.0.0.1".into()));
-        assert_eq!(r[at("Interfaces")], Value::Text("eth0,veth1".into()));
-        assert_eq!(r[at("IfDirections")], Value::Text("0,1".into()));
+        assert_eq!(r[src], Cell::Huge(addr_key("10.0.0.1".parse().unwrap())));
+        assert_eq!(r[src + 1], Cell::Text("10.0.0.1".into()));
+        assert_eq!(r[at("Interfaces")], Cell::Text("eth0,veth1".into()));
+        assert_eq!(r[at("IfDirections")], Cell::Text("0,1".into()));
         assert_eq!(
             r[at("NetworkEvents") + 1],
-            Value::Text("Allowed by x\nDropped by y".into())
+            Cell::Text("Allowed by x\nDropped by y".into())
         );
     }
 }
