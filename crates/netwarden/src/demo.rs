@@ -43,6 +43,9 @@ pub struct DemoArgs {
     /// Address of the API and console.
     #[arg(long, default_value = "127.0.0.1:9001")]
     listen: SocketAddr,
+    /// Address of the Prometheus metrics (NetObserv's flow metrics among them) at /metrics.
+    #[arg(long, default_value = "127.0.0.1:9400")]
+    metrics: SocketAddr,
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     seconds: Option<f64>,
@@ -96,7 +99,12 @@ spec:
     )
 }
 
-fn config(dir: &Path, lab: &Lab, listen: SocketAddr) -> anyhow::Result<AgentConfig> {
+fn config(
+    dir: &Path,
+    lab: &Lab,
+    listen: SocketAddr,
+    metrics: SocketAddr,
+) -> anyhow::Result<AgentConfig> {
     let record = lab.record();
     let veths: Vec<String> = record
         .pods
@@ -121,7 +129,7 @@ sink:
   jsonl:
     path: {flows}
 metrics:
-  address: 127.0.0.1:0
+  address: {metrics}
 inventory:
   file: {inventory}
   policies: [{policies}]
@@ -186,7 +194,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&dir.path)
         .with_context(|| format!("creating {}", dir.path.display()))?;
-    let cfg = config(&dir.path, &lab, args.listen)?;
+    let cfg = config(&dir.path, &lab, args.listen, args.metrics)?;
     // Bridged pods are found from the node's neighbour entries: make them exist.
     for pod in [CLIENT, SERVER, NGINX, WEB, DNS_POD, "shop/db-0"] {
         let _ = lab
@@ -206,8 +214,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         })
     };
     println!(
-        "netwarden demo: console on http://{}/ (flows appear within seconds; Ctrl-C stops and removes everything)",
-        args.listen
+        "netwarden demo: console on http://{}/ (flows appear within seconds; metrics on http://{}/metrics; Ctrl-C stops and removes everything)",
+        args.listen, args.metrics
     );
     info!(lab = lab.name(), dir = %dir.path.display(), "demo node up");
     let result = agent::run_config(&cfg, &stop, duration);

@@ -1,19 +1,20 @@
 //! `netwarden policy whatif`: replays the stored flows against a proposed policy set and lists
 //! the ones whose verdict would change, grouped by workload pair, before anything is applied.
 //!
-//! The flows come through the API (the store's owner), one row per distinct connection
-//! (source and destination address, protocol, destination port) with the network events it was
-//! stored with. The verdict a flow has now is read from those events (any `Dropped by ...`
-//! event means dropped); the verdict it would have is the engine's under the proposed policies,
-//! judged exactly as audit mode judges a flow record, so what whatif predicts is what the flow
-//! table shows once the policies are in force. The inventory is the running agent's
+//! The flows come through the API (the store's owner) as two aggregations over the same
+//! connections (source and destination address, protocol, destination port): all their flows,
+//! and the flows stored with a `Dropped by ...` network event, which are the ones dropped now.
+//! The verdict they would have is the engine's under the proposed policies, judged exactly as
+//! audit mode judges a flow record, so what whatif predicts is what the flow table shows once the
+//! policies are in force. A connection's flows can differ now (policies changed during the
+//! range): each part is compared on its own. The inventory is the running agent's
 //! (`/api/inventory`) unless a file is given.
 
 use crate::api_client::ApiArgs;
 use anyhow::{bail, Context};
 use netwarden_policy::netpol::{self, Connection, Endpoint, Inventory, Protocol, Verdict};
 use serde_json::{json, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -44,8 +45,11 @@ pub struct WhatifArgs {
 }
 
 /// The fields a replayed connection is grouped by.
-const GROUP_BY: &str = "SrcK8S_Namespace,SrcK8S_OwnerName,DstK8S_Namespace,DstK8S_OwnerName,\
-                        SrcAddr,DstAddr,Proto,DstPort,NetworkEvents";
+const GROUP_BY: &str =
+    "SrcK8S_Namespace,SrcK8S_OwnerName,DstK8S_Namespace,DstK8S_OwnerName,SrcAddr,DstAddr,Proto,DstPort";
+
+/// Flows dropped now: they carry a drop event.
+const DROPPED_NOW: &str = r#"NetworkEvents=~"Dropped by""#;
 
 /// Distinct connections asked for at most (the API's group limit); the busiest come first.
 const MAX_CONNECTIONS: u32 = 10_000;
@@ -59,10 +63,20 @@ struct Stored {
     dst_addr: IpAddr,
     proto: u8,
     port: u16,
-    /// The events' messages, in order.
-    events: Vec<String>,
     flows: u64,
     bytes: u64,
+}
+
+/// The flows and bytes of a connection dropped now.
+type DroppedNow = HashMap<ConnKey, (u64, u64)>;
+
+/// A connection as both aggregations name it.
+type ConnKey = (IpAddr, IpAddr, u8, u16);
+
+impl Stored {
+    fn key(&self) -> ConnKey {
+        (self.src_addr, self.dst_addr, self.proto, self.port)
+    }
 }
 
 /// One end as the stored flow names it.
@@ -90,7 +104,10 @@ struct Change {
     connections: u64,
     flows: u64,
     bytes: u64,
-    /// The events now and under the proposed policies, of the busiest connection.
+    /// The busiest connection of the pair, for its events now.
+    example: Option<Stored>,
+    /// The events now (filled in after the replay) and under the proposed policies, of the
+    /// example connection.
     now_events: Vec<String>,
     new_events: Vec<String>,
 }
@@ -124,23 +141,67 @@ pub fn run(args: WhatifArgs) -> anyhow::Result<()> {
                 .context("reading the agent's inventory (/api/inventory)")?
         }
     };
-    let mut query = vec![
-        ("by", GROUP_BY.replace(char::is_whitespace, "")),
-        ("metric", "flows".to_string()),
-        ("n", MAX_CONNECTIONS.to_string()),
-        ("since", args.since.clone()),
-    ];
-    if let Some(u) = &args.until {
-        query.push(("until", u.clone()));
-    }
-    if let Some(f) = &args.filter {
-        query.push(("filter", f.clone()));
-    }
-    let rows = args.api.get("/api/top", &query)?;
-    let Some(rows) = rows["rows"].as_array() else {
-        bail!("/api/top answered without rows");
+    let scope = |extra: Option<&str>| {
+        let filter = match (args.filter.as_deref(), extra) {
+            (Some(f), Some(e)) => Some(format!("({f}) AND {e}")),
+            (Some(f), None) => Some(f.to_string()),
+            (None, e) => e.map(str::to_string),
+        };
+        let mut query = vec![("since", args.since.clone())];
+        if let Some(u) = &args.until {
+            query.push(("until", u.clone()));
+        }
+        if let Some(f) = filter {
+            query.push(("filter", f));
+        }
+        query
     };
-    let replay = replay(rows, &inventory, &policies);
+    let top = |extra: Option<&str>| -> anyhow::Result<Vec<Value>> {
+        let mut query = scope(extra);
+        query.push(("by", GROUP_BY.to_string()));
+        query.push(("metric", "flows".to_string()));
+        query.push(("n", MAX_CONNECTIONS.to_string()));
+        match args.api.get("/api/top", &query)?["rows"].as_array() {
+            Some(rows) => Ok(rows.clone()),
+            None => bail!("/api/top answered without rows"),
+        }
+    };
+    let rows = top(None)?;
+    let dropped: DroppedNow = top(Some(DROPPED_NOW))?
+        .iter()
+        .filter_map(stored)
+        .map(|s| (s.key(), (s.flows, s.bytes)))
+        .collect();
+    let mut replay = replay(&rows, &dropped, &inventory, &policies);
+    // The events the example of each pair carries now: one flow of it, dropped or not as the
+    // change says.
+    for ((_, _, now, _), change) in replay.changes.iter_mut() {
+        let Some(ex) = &change.example else { continue };
+        let mut filter = format!(
+            "SrcAddr={} AND DstAddr={} AND Proto={}",
+            ex.src_addr, ex.dst_addr, ex.proto
+        );
+        if ex.port != 0 {
+            filter += &format!(" AND DstPort={}", ex.port);
+        }
+        filter += if *now == "dropped" {
+            " AND "
+        } else {
+            " AND NOT "
+        };
+        filter += DROPPED_NOW;
+        let mut query = scope(Some(&filter));
+        query.push(("limit", "1".to_string()));
+        let page = args.api.get("/api/flows", &query)?;
+        change.now_events = page["flows"][0]["NetworkEvents"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e["Message"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&to_json(&replay))?);
     } else {
@@ -170,15 +231,6 @@ fn stored(row: &Value) -> Option<Stored> {
             .as_u64()
             .and_then(|p| u16::try_from(p).ok())
             .unwrap_or(0),
-        events: g["NetworkEvents"]
-            .as_str()
-            .map(|m| {
-                m.lines()
-                    .filter(|l| !l.is_empty())
-                    .map(str::to_string)
-                    .collect()
-            })
-            .unwrap_or_default(),
         flows: row["flows"].as_u64().unwrap_or(0),
         bytes: row["bytes"].as_u64().unwrap_or(0),
     })
@@ -220,15 +272,12 @@ fn port_label(s: &Stored) -> String {
     }
 }
 
-fn verdict_now(events: &[String]) -> Verdict {
-    if events.iter().any(|m| m.starts_with("Dropped by")) {
-        Verdict::Dropped
-    } else {
-        Verdict::Allowed
-    }
-}
-
-fn replay(rows: &[Value], inventory: &Inventory, policies: &netpol::PolicySet) -> Replay {
+fn replay(
+    rows: &[Value],
+    dropped: &DroppedNow,
+    inventory: &Inventory,
+    policies: &netpol::PolicySet,
+) -> Replay {
     let mut out = Replay {
         truncated: rows.len() >= MAX_CONNECTIONS as usize,
         ..Replay::default()
@@ -246,8 +295,17 @@ fn replay(rows: &[Value], inventory: &Inventory, policies: &netpol::PolicySet) -
             out.skipped += 1;
             continue;
         };
-        let now = verdict_now(&s.events);
-        if now == answer.verdict {
+        let (dropped_flows, dropped_bytes) = dropped.get(&s.key()).copied().unwrap_or((0, 0));
+        // The part of the connection's flows whose verdict is not the proposed one.
+        let (now, flows, bytes) = match answer.verdict {
+            Verdict::Dropped => (
+                Verdict::Allowed,
+                s.flows.saturating_sub(dropped_flows),
+                s.bytes.saturating_sub(dropped_bytes),
+            ),
+            Verdict::Allowed => (Verdict::Dropped, dropped_flows, dropped_bytes),
+        };
+        if flows == 0 {
             continue;
         }
         let key = (
@@ -259,12 +317,12 @@ fn replay(rows: &[Value], inventory: &Inventory, policies: &netpol::PolicySet) -
         let change = out.changes.entry(key).or_default();
         change.ports.insert(port_label(&s));
         change.connections += 1;
-        change.flows += s.flows;
-        change.bytes += s.bytes;
+        change.flows += flows;
+        change.bytes += bytes;
         // Rows come busiest first: the first connection of a pair is its example.
-        if change.connections == 1 {
-            change.now_events = s.events.clone();
+        if change.example.is_none() {
             change.new_events = answer.events.iter().map(|e| e.message()).collect();
+            change.example = Some(s);
         }
     }
     out
@@ -277,12 +335,21 @@ fn word(v: Verdict) -> &'static str {
     }
 }
 
+/// `1 flow`, `2 flows`.
+fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 fn to_text(r: &Replay, since: &str) -> String {
     let mut out = format!(
-        "Replayed {} connections ({} flows) from the last {since}: {} workload pairs would change.\n",
-        r.connections,
-        r.flows,
-        r.changes.len()
+        "Replayed {} ({}) from the last {since}: {} would change.\n",
+        count(r.connections, "connection"),
+        count(r.flows, "flow"),
+        count(r.changes.len() as u64, "workload pair")
     );
     if r.skipped > 0 {
         out += &format!(
@@ -297,13 +364,11 @@ fn to_text(r: &Replay, since: &str) -> String {
     }
     for ((src, dst, now, new), c) in &r.changes {
         out += &format!(
-            "\n{src} -> {dst}  {}: now {}, would be {}  ({} connections, {} flows, {} bytes)\n",
+            "\n{src} -> {dst}  {}: now {now}, would be {new}  ({}, {}, {})\n",
             c.ports.iter().cloned().collect::<Vec<_>>().join(", "),
-            now,
-            new,
-            c.connections,
-            c.flows,
-            c.bytes
+            count(c.connections, "connection"),
+            count(c.flows, "flow"),
+            count(c.bytes, "byte")
         );
         let list = |events: &[String]| {
             if events.is_empty() {
@@ -343,13 +408,12 @@ fn to_json(r: &Replay) -> Value {
 mod tests {
     use super::*;
 
-    fn row(src: &str, dst: &str, proto: u64, port: u64, events: &str, flows: u64) -> Value {
+    fn row(src: &str, dst: &str, proto: u64, port: u64, flows: u64) -> Value {
         json!({
             "group": {
                 "SrcK8S_Namespace": "iperf", "SrcK8S_OwnerName": "iperf3-client",
                 "DstK8S_Namespace": "iperf", "DstK8S_OwnerName": "iperf3-server",
                 "SrcAddr": src, "DstAddr": dst, "Proto": proto, "DstPort": port,
-                "NetworkEvents": events,
             },
             "flows": flows, "bytes": flows * 100,
         })
@@ -392,24 +456,27 @@ spec:
         let (inventory, policies) = cluster();
         let rows = vec![
             // Allowed now and under the proposal: not listed.
-            row("10.0.0.1", "10.0.0.2", 6, 5201, "", 7),
+            row("10.0.0.1", "10.0.0.2", 6, 5201, 7),
             // Allowed now, the proposal isolates the server: 8080 and 53/UDP would be dropped.
-            row("10.0.0.1", "10.0.0.2", 6, 8080, "", 3),
-            row("10.0.0.1", "10.0.0.2", 17, 53, "", 2),
-            // Dropped now, the proposal does not isolate the client: allowed.
-            row(
-                "10.0.0.2",
-                "10.0.0.1",
+            row("10.0.0.1", "10.0.0.2", 6, 8080, 3),
+            row("10.0.0.1", "10.0.0.2", 17, 53, 2),
+            // Dropped now (4 of 5 flows), the proposal does not isolate the client: allowed.
+            row("10.0.0.2", "10.0.0.1", 6, 22, 5),
+            // No port: skipped.
+            row("10.0.0.1", "10.0.0.2", 6, 0, 1),
+        ];
+        let dropped: DroppedNow = [(
+            (
+                "10.0.0.2".parse().unwrap(),
+                "10.0.0.1".parse().unwrap(),
                 6,
                 22,
-                "Dropped by network policies isolation in namespace iperf, direction Ingress",
-                4,
             ),
-            // No port: skipped.
-            row("10.0.0.1", "10.0.0.2", 6, 0, "", 1),
-        ];
-        let r = replay(&rows, &inventory, &policies);
-        assert_eq!((r.connections, r.flows, r.skipped), (5, 17, 1));
+            (4, 400),
+        )]
+        .into();
+        let r = replay(&rows, &dropped, &inventory, &policies);
+        assert_eq!((r.connections, r.flows, r.skipped), (5, 18, 1));
         assert_eq!(r.changes.len(), 2);
         let dropped = &r.changes[&(
             "iperf/iperf3-client".to_string(),
@@ -431,7 +498,7 @@ spec:
         );
         let text = to_text(&r, "1h");
         assert!(text.starts_with(
-            "Replayed 5 connections (17 flows) from the last 1h: 2 workload pairs would change.\n"
+            "Replayed 5 connections (18 flows) from the last 1h: 2 workload pairs would change.\n"
         ));
         assert!(text.contains(
             "iperf/iperf3-client -> iperf/iperf3-server  53/UDP, 8080/TCP: now allowed, would be dropped  (2 connections, 5 flows, 500 bytes)"
@@ -439,5 +506,6 @@ spec:
         let j = to_json(&r);
         assert_eq!(j["changes"][1]["would_be"], "allowed");
         assert_eq!(j["changes"][1]["ports"], json!(["22/TCP"]));
+        assert_eq!(j["changes"][1]["flows"], 4);
     }
 }

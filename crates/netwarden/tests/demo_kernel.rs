@@ -91,14 +91,18 @@ fn messages(flow: &Value) -> Vec<String> {
 
 #[test]
 fn the_demo_runs_the_whole_stack_and_cleans_up() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    };
+    let addr = format!("127.0.0.1:{}", free());
+    let metrics_addr = format!("127.0.0.1:{}", free());
     let mut demo = Command::new(BIN)
         .args(["demo", "--seconds", "120", "--listen", &addr])
+        .args(["--metrics", &metrics_addr])
         .env("NETWARDEN_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -217,6 +221,35 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
             &"Dropped by network policies isolation in namespace iperf, direction Ingress".into()
         ),
         "{change}"
+    );
+    // NetObserv's flow metrics, with the workload and the deciding policy.
+    let (status, metrics) = get(&metrics_addr, "/metrics");
+    assert_eq!(status, 200);
+    let sample = |prefix: &str| {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    assert!(
+        sample("netobserv_namespace_flows_total{") > 0.0,
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("netobserv_workload_ingress_bytes_total{")
+                && l.contains("iperf3-server")),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("netobserv_network_policy_events_total{")
+                && l.contains("allow-iperf3-5201")),
+        "{metrics}"
     );
     let (status, page) = get(&addr, "/");
     assert_eq!(status, 200);
