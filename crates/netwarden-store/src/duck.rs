@@ -5,6 +5,7 @@
 use crate::error::StoreError;
 use crate::partition::{self, PARTITION_MS};
 use crate::result::{self, Rows};
+use crate::FlowStore;
 use duckdb::{params_from_iter, Config, Connection};
 use netwarden_model::FlowRecord;
 use netwarden_query::fields::Field;
@@ -171,8 +172,65 @@ impl DuckStore {
         Ok(self.writer().try_clone()?)
     }
 
+    /// The FROM source for flows ending in `[since, until)`.
+    fn source(&self, since_ms: Option<i64>, until_ms: Option<i64>) -> String {
+        let all: Vec<i64> = self.partitions().iter().copied().collect();
+        let tables: Vec<String> = partition::overlapping(&all, since_ms, until_ms)
+            .into_iter()
+            .map(partition::table)
+            .collect();
+        partition::from_source(&tables, EMPTY)
+    }
+
+    fn run(&self, sql: &Sql) -> Result<Rows, StoreError> {
+        let conn = self.reader()?;
+        let mut stmt = conn.prepare(&sql.text)?;
+        let params: Vec<duckdb::types::Value> = sql.params.iter().map(to_sql_value).collect();
+        let mut rows = stmt.query(params_from_iter(params))?;
+        let mut values = Vec::new();
+        while let Some(r) = rows.next()? {
+            let n = r.as_ref().column_count();
+            let mut out = Vec::with_capacity(n);
+            for i in 0..n {
+                out.push(r.get::<_, duckdb::types::Value>(i)?);
+            }
+            values.push(out);
+        }
+        let columns = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
+        Ok(Rows { columns, values })
+    }
+
+    /// Bytes of database blocks in use.
+    fn bytes_used(&self) -> Result<u64, StoreError> {
+        let conn = self.reader()?;
+        let (block_size, used): (i64, i64) = conn.query_row(
+            "SELECT block_size, used_blocks FROM pragma_database_size() LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok((block_size.max(0) as u64) * (used.max(0) as u64))
+    }
+
+    fn drop_partition(&self, hour: i64, report: &mut RetentionReport) -> Result<(), StoreError> {
+        let table = partition::table(hour);
+        self.writer()
+            .execute_batch(&format!("DROP TABLE IF EXISTS {table}"))?;
+        self.partitions().remove(&hour);
+        info!(%table, "partition dropped (retention)");
+        report.dropped_partitions.push(table);
+        Ok(())
+    }
+
+    /// Writes everything to the database file (DuckDB also does so on its own).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.writer().execute_batch("CHECKPOINT")?;
+        Ok(())
+    }
+}
+
+impl FlowStore for DuckStore {
     /// Appends `records` in one transaction: after a crash either all of them are there or none.
-    pub fn insert(&self, records: &[FlowRecord]) -> Result<usize, StoreError> {
+    fn insert(&self, records: &[FlowRecord]) -> Result<usize, StoreError> {
         if records.is_empty() {
             return Ok(0);
         }
@@ -214,36 +272,8 @@ impl DuckStore {
         }
     }
 
-    /// The FROM source for flows ending in `[since, until)`.
-    fn source(&self, since_ms: Option<i64>, until_ms: Option<i64>) -> String {
-        let all: Vec<i64> = self.partitions().iter().copied().collect();
-        let tables: Vec<String> = partition::overlapping(&all, since_ms, until_ms)
-            .into_iter()
-            .map(partition::table)
-            .collect();
-        partition::from_source(&tables, EMPTY)
-    }
-
-    fn run(&self, sql: &Sql) -> Result<Rows, StoreError> {
-        let conn = self.reader()?;
-        let mut stmt = conn.prepare(&sql.text)?;
-        let params: Vec<duckdb::types::Value> = sql.params.iter().map(to_sql_value).collect();
-        let mut rows = stmt.query(params_from_iter(params))?;
-        let mut values = Vec::new();
-        while let Some(r) = rows.next()? {
-            let n = r.as_ref().column_count();
-            let mut out = Vec::with_capacity(n);
-            for i in 0..n {
-                out.push(r.get::<_, duckdb::types::Value>(i)?);
-            }
-            values.push(out);
-        }
-        let columns = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
-        Ok(Rows { columns, values })
-    }
-
     /// A page of flows and how many the query matches.
-    pub fn flows(&self, q: &FlowQuery) -> Result<FlowPage, StoreError> {
+    fn flows(&self, q: &FlowQuery) -> Result<FlowPage, StoreError> {
         let from = self.source(q.since_ms, q.until_ms);
         let page = self.run(&query::flows_sql(q, &from))?;
         let total = self.run(&query::count_sql(q, &from))?;
@@ -254,7 +284,7 @@ impl DuckStore {
     }
 
     /// The top `n` groups by `metric`.
-    pub fn top(
+    fn top(
         &self,
         group_by: &[&Field],
         metric: Metric,
@@ -267,7 +297,7 @@ impl DuckStore {
     }
 
     /// Time series of `metric` in buckets of `step_ms`, per group when `by` is given.
-    pub fn series(
+    fn series(
         &self,
         step_ms: i64,
         metric: Metric,
@@ -281,7 +311,7 @@ impl DuckStore {
     }
 
     /// Nodes and edges of the traffic graph at `level`.
-    pub fn topology(
+    fn topology(
         &self,
         level: Level,
         scope: &Scope,
@@ -293,7 +323,7 @@ impl DuckStore {
     }
 
     /// The most frequent values of `field` starting with `prefix`.
-    pub fn values(
+    fn values(
         &self,
         field: &Field,
         prefix: &str,
@@ -311,7 +341,7 @@ impl DuckStore {
     }
 
     /// What is stored.
-    pub fn stats(&self) -> Result<StoreStats, StoreError> {
+    fn stats(&self) -> Result<StoreStats, StoreError> {
         let from = self.source(None, None);
         let time = query::fields::time_field().column;
         let rows = self.run(&Sql {
@@ -329,20 +359,9 @@ impl DuckStore {
         })
     }
 
-    /// Bytes of database blocks in use.
-    fn bytes_used(&self) -> Result<u64, StoreError> {
-        let conn = self.reader()?;
-        let (block_size, used): (i64, i64) = conn.query_row(
-            "SELECT block_size, used_blocks FROM pragma_database_size() LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok((block_size.max(0) as u64) * (used.max(0) as u64))
-    }
-
     /// Drops partitions older than the maximum age at `now_ms`, then the oldest ones while the
     /// database is over its size (the newest partition always stays).
-    pub fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport, StoreError> {
+    fn enforce_retention(&self, now_ms: i64) -> Result<RetentionReport, StoreError> {
         let mut report = RetentionReport::default();
         let max_age = i64::try_from(self.opts.max_age.as_millis()).unwrap_or(i64::MAX);
         let cutoff_ms = now_ms.saturating_sub(max_age);
@@ -373,21 +392,5 @@ impl DuckStore {
             }
         }
         Ok(report)
-    }
-
-    fn drop_partition(&self, hour: i64, report: &mut RetentionReport) -> Result<(), StoreError> {
-        let table = partition::table(hour);
-        self.writer()
-            .execute_batch(&format!("DROP TABLE IF EXISTS {table}"))?;
-        self.partitions().remove(&hour);
-        info!(%table, "partition dropped (retention)");
-        report.dropped_partitions.push(table);
-        Ok(())
-    }
-
-    /// Writes everything to the database file (DuckDB also does so on its own).
-    pub fn checkpoint(&self) -> Result<(), StoreError> {
-        self.writer().execute_batch("CHECKPOINT")?;
-        Ok(())
     }
 }

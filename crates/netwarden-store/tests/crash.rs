@@ -6,7 +6,7 @@
 
 use netwarden_model::FlowRecord;
 use netwarden_query::FlowQuery;
-use netwarden_store::{DuckStore, StoreOptions};
+use netwarden_store::{DuckStore, FlowStore, StoreOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 

@@ -4,7 +4,7 @@
 
 use netwarden_model::{FlowRecord, K8sEndpointDst, K8sEndpointSrc};
 use netwarden_query::{field, parse_filter, FlowQuery, Metric, Scope};
-use netwarden_store::{DuckStore, StoreOptions};
+use netwarden_store::{DuckStore, FlowStore, StoreOptions};
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
