@@ -236,25 +236,19 @@ fn the_api_answers_with_exact_figures() {
     assert_eq!(status, 404);
 
     // The CLI through the same API.
-    let out = Command::new(BIN)
-        .args([
-            "flows",
-            "--since",
-            "1h",
-            "--top",
-            "1",
-            "--by",
-            "DstK8S_Namespace",
-        ])
-        .args(["--format", "json", "--api", &format!("http://{a}")])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let top = common::json_output(
+        Command::new(BIN)
+            .args([
+                "flows",
+                "--since",
+                "1h",
+                "--top",
+                "1",
+                "--by",
+                "DstK8S_Namespace",
+            ])
+            .args(["--format", "json", "--api", &format!("http://{a}")]),
     );
-    let top: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(top["rows"][0]["bytes"], 3074);
     let out = Command::new(BIN)
         .args([

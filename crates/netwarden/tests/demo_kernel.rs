@@ -79,14 +79,7 @@ impl Drop for Running {
 }
 
 fn messages(flow: &Value) -> Vec<String> {
-    flow["NetworkEvents"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| e["Message"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
+    common::event_messages(&flow["NetworkEvents"])
 }
 
 #[test]

@@ -78,32 +78,17 @@ fn echoes(s: &mut TcpStream, msg: &[u8]) -> bool {
 
 /// The engine's answer for a connection, as `netwarden policy explain --json` prints it.
 fn explain(inventory: &Path, policies: &Path, from: &str, to: &str, port: &str) -> Value {
-    let out = std::process::Command::new(BIN)
-        .args(["policy", "explain", "--inventory"])
-        .arg(inventory)
-        .arg("--policies")
-        .arg(policies)
-        .args(["--from", from, "--to", to, "--port", port, "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    common::json_output(
+        std::process::Command::new(BIN)
+            .args(["policy", "explain", "--inventory"])
+            .arg(inventory)
+            .arg("--policies")
+            .arg(policies)
+            .args(["--from", from, "--to", to, "--port", port, "--json"]),
+    )
 }
 
-fn messages(events: &Value) -> Vec<String> {
-    events
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|e| e["Message"].as_str().unwrap_or("").to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use common::event_messages as messages;
 
 /// Asserts that the engine gives `verdict` for the connection and that `flow` carries exactly the
 /// events it gives.

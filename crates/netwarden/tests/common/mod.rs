@@ -333,3 +333,27 @@ pub fn udp4_frame(payload: usize) -> u64 {
 pub fn udp6_frame(payload: usize) -> u64 {
     (14 + 40 + 8 + payload) as u64
 }
+
+/// Runs `cmd`, which must succeed (its stderr is the failure message), and parses its stdout as
+/// JSON.
+pub fn json_output(cmd: &mut Command) -> Value {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The `Message` of each NetObserv network event of a JSON array.
+pub fn event_messages(events: &Value) -> Vec<String> {
+    events
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["Message"].as_str().unwrap_or("").to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
