@@ -48,6 +48,32 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } nw_pg_rule_tables SEC(".maps");
 
+/* Network policy (enforce mode), both generations; see podguard_abi.h. Sizes fit a 10,000-pod
+ * cluster with both generations written; userspace may set them at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1 << 18);
+	__type(key, struct nw_fw_lpm_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} nw_pg_np_classes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 14);
+	__type(key, struct nw_pg_set_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} nw_pg_np_sets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 19);
+	__type(key, struct nw_pg_np_key);
+	__type(value, struct nw_fw_region);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} nw_pg_np_regions SEC(".maps");
+
 /* Connections already reported, per pod; the least recently used make room. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -11,9 +11,8 @@ use std::net::IpAddr;
 use netwarden_policy::firewall::compiled::{proto, Decision, Verdict as FwVerdict, MAX_SEGMENTS};
 use netwarden_policy::netpol::cidr::Cidr;
 use netwarden_policy::netpol::{
-    self, compile_enforcement, explain_direction, ruleset_name, Connection, Direction,
-    EnforceError, Enforcement, Inventory, NamedPort, NamespaceInfo, NodeInfo, PodInfo, PolicySet,
-    Protocol, Verdict,
+    self, compile_enforcement, explain_direction, Connection, Direction, EnforceError, Enforcement,
+    Inventory, NamedPort, NamespaceInfo, NodeInfo, PodInfo, PolicySet, Protocol, Verdict,
 };
 
 const EXAMPLES: &str = include_str!("fixtures/network-events.yaml");
@@ -267,15 +266,20 @@ fn lookup(
     protocol: Protocol,
     port: u16,
 ) -> Decision {
-    let (ns, name) = pod.split_once('/').unwrap();
-    let ruleset = ruleset_name(ns, name, direction);
     let number = match protocol {
         Protocol::Tcp => proto::TCP,
         Protocol::Udp => proto::UDP,
         Protocol::Sctp => proto::SCTP,
         Protocol::Other => proto::ICMP,
     };
-    enf.tables.lookup(&ruleset, remote, number, Some(port))
+    enf.lookup(set_of(enf, pod, direction), remote, number, Some(port))
+}
+
+/// The rule set of `pod` (`NS/NAME`) for `direction`.
+fn set_of(enf: &Enforcement, pod: &str, direction: Direction) -> u32 {
+    let (ns, name) = pod.split_once('/').unwrap();
+    enf.rule_set_of(ns, name, direction)
+        .unwrap_or_else(|| panic!("{pod} was compiled"))
 }
 
 /// The same question put to the engine.
@@ -340,18 +344,19 @@ fn network_events_examples() {
     )
     .unwrap();
     assert_eq!(enf.skipped, local(&["iperf/gone"]));
-    let names: Vec<(&str, &str, &str)> = enf
+    let names: Vec<(&str, &str)> = enf
         .pods
         .iter()
-        .map(|p| (p.name.as_str(), p.egress.as_str(), p.ingress.as_str()))
+        .map(|p| (p.namespace.as_str(), p.name.as_str()))
         .collect();
-    assert_eq!(
-        names,
-        [
-            ("client", "iperf/client/egress", "iperf/client/ingress"),
-            ("server", "iperf/server/egress", "iperf/server/ingress")
-        ]
-    );
+    assert_eq!(names, [("iperf", "client"), ("iperf", "server")]);
+    // Four views, four different rule sets.
+    let sets: HashSet<u32> = enf
+        .pods
+        .iter()
+        .flat_map(|p| [p.egress, p.ingress])
+        .collect();
+    assert_eq!(sets.len(), 4);
 
     use Direction::*;
     use Protocol::*;
@@ -409,22 +414,35 @@ fn network_events_examples() {
         assert_eq!(enf.decisions[d.rule.unwrap() as usize], engine);
     }
 
-    // The server's ingress: everything dropped but the client; the server's own address and
-    // every other one fall through to the two families' default entries.
-    let entries: Vec<String> = enf
-        .tables
-        .prefixes
+    // The class table: both families' roots, the two pods, the EgressFirewall's prefix.
+    let classes: Vec<String> = enf
+        .classes
         .iter()
-        .filter(|p| p.interface == "iperf/server/ingress")
-        .map(|p| format!("{}/{}", p.addr, p.prefix_len))
+        .map(|c| format!("{}/{}", c.addr, c.prefix_len))
         .collect();
-    assert_eq!(entries, ["0.0.0.0/0", "10.128.0.11/32", "::/0"]);
+    assert_eq!(
+        classes,
+        [
+            "0.0.0.0/0",
+            "8.8.8.0/24",
+            "10.128.0.10/32",
+            "10.128.0.11/32",
+            "::/0"
+        ]
+    );
+    // The server's ingress: everything dropped but the client, the one class with its own
+    // entry; every other class gets the default.
+    let server_in = &enf.rule_sets[set_of(&enf, "iperf/server", Ingress) as usize];
+    let client_class = enf.class_of(client.parse().unwrap()).unwrap();
+    assert_eq!(server_in.regions.len(), 1);
+    assert_eq!(server_in.regions[0].0, client_class);
     let fragment = |pod: &str, remote: &str| {
-        let (ns, name) = pod.split_once('/').unwrap();
-        let ruleset = ruleset_name(ns, name, Ingress);
-        let d = enf
-            .tables
-            .lookup(&ruleset, remote.parse().unwrap(), proto::TCP, None);
+        let d = enf.lookup(
+            set_of(&enf, pod, Ingress),
+            remote.parse().unwrap(),
+            proto::TCP,
+            None,
+        );
         slot(&enf, d)
     };
     // Non-first fragments: the first port that allows, if any.
@@ -437,8 +455,10 @@ fn network_events_examples() {
         (Dropped, vec![isolated_ingress.to_string()])
     );
     assert_eq!(
-        enf.tables
-            .lookup_unparsed("iperf/server/ingress", client.parse().unwrap()),
+        enf.lookup_unparsed(
+            set_of(&enf, "iperf/server", Ingress),
+            client.parse().unwrap()
+        ),
         lookup(
             &enf,
             "iperf/server",
@@ -454,44 +474,27 @@ fn network_events_examples() {
 #[test]
 fn no_policies_compile_to_default_allow() {
     let inv = cluster();
-    let enf = compile_enforcement(&inv, &PolicySet::default(), &local(&["shop/web"])).unwrap();
-    let entries: Vec<String> = enf
-        .tables
-        .prefixes
-        .iter()
-        .map(|p| format!("{} {}/{}", p.interface, p.addr, p.prefix_len))
-        .collect();
-    assert_eq!(
-        entries,
-        [
-            "shop/web/egress 0.0.0.0/0",
-            "shop/web/egress ::/0",
-            "shop/web/ingress 0.0.0.0/0",
-            "shop/web/ingress ::/0"
-        ]
-    );
+    let enf = compile_enforcement(
+        &inv,
+        &PolicySet::default(),
+        &local(&["shop/web", "shop/db"]),
+    )
+    .unwrap();
+    // Two rule sets (one per direction, shared by both pods), each a default and no entry.
+    assert_eq!(enf.rule_sets.len(), 2);
+    assert!(enf.rule_sets.iter().all(|s| s.regions.is_empty()));
+    let (web, db) = (&enf.pods[1], &enf.pods[0]);
+    assert_eq!((web.egress, web.ingress), (db.egress, db.ingress));
+    assert_ne!(web.egress, web.ingress);
     // One slot per direction, with no events; no port tables.
     assert_eq!(enf.decisions.len(), 2);
     assert!(enf
         .decisions
         .iter()
         .all(|d| d.verdict == Verdict::Allowed && d.events.is_empty()));
-    assert_eq!(enf.tables.regions.len(), 2);
-    assert!(enf.tables.regions.iter().all(|r| r.tables.is_empty()));
-    assert_eq!(
-        enf.tables.interfaces,
-        ["shop/web/egress", "shop/web/ingress"]
-    );
-    let rule = &enf.tables.rules[1];
-    assert_eq!(
-        (
-            rule.object.as_str(),
-            rule.interface.as_str(),
-            rule.cidr.as_str(),
-            rule.order
-        ),
-        ("network-policy", "shop/web/ingress", "", 2)
-    );
+    assert_eq!(enf.regions.len(), 2);
+    assert!(enf.regions.iter().all(|r| r.tables.is_empty()));
+    check_structure(&enf);
 }
 
 #[test]
@@ -659,12 +662,39 @@ fn interesting_ports() -> Vec<u16> {
     out
 }
 
-/// Invariants of the compiled form: sorted unique prefixes and interfaces, interned decisions
-/// and regions, well-formed tables, placeholder rules.
+/// Invariants of the compiled form: a sorted class table of unique prefixes with host bits
+/// clear, interned decisions, regions and rule sets, sorted entries that differ from their
+/// rule set's default, well-formed tables.
 fn check_structure(enf: &Enforcement) {
-    let t = &enf.tables;
-    assert!(t.prefixes.windows(2).all(|w| w[0] < w[1]));
-    assert!(t.interfaces.windows(2).all(|w| w[0] < w[1]));
+    let c = &enf.classes;
+    assert!(c.windows(2).all(|w| w[0] < w[1]));
+    let prefixes: HashSet<(IpAddr, u8)> = c.iter().map(|c| (c.addr, c.prefix_len)).collect();
+    assert_eq!(prefixes.len(), c.len(), "one class per prefix");
+    for entry in c {
+        assert!(entry.class < enf.class_count);
+        let cidr: Cidr = format!("{}/{}", entry.addr, entry.prefix_len)
+            .parse()
+            .unwrap();
+        assert_eq!(mask(cidr), entry.addr, "host bits clear");
+    }
+    for root in ["0.0.0.0", "::"] {
+        assert!(enf.class_of(root.parse().unwrap()).is_some());
+    }
+    let sets: HashSet<_> = enf.rule_sets.iter().collect();
+    assert_eq!(sets.len(), enf.rule_sets.len(), "rule sets are interned");
+    for set in &enf.rule_sets {
+        assert!((set.default as usize) < enf.regions.len());
+        assert!(set.regions.windows(2).all(|w| w[0].0 < w[1].0));
+        for (class, region) in &set.regions {
+            assert!(*class < enf.class_count);
+            assert!((*region as usize) < enf.regions.len());
+            assert_ne!(*region, set.default);
+        }
+    }
+    for pod in &enf.pods {
+        assert!((pod.egress as usize) < enf.rule_sets.len());
+        assert!((pod.ingress as usize) < enf.rule_sets.len());
+    }
     let mut pods = enf.pods.clone();
     pods.sort();
     assert_eq!(pods, enf.pods);
@@ -674,15 +704,9 @@ fn check_structure(enf: &Enforcement) {
             "decision {i} is not interned"
         );
     }
-    let regions: HashSet<_> = t.regions.iter().collect();
-    assert_eq!(regions.len(), t.regions.len(), "regions are interned");
-    assert_eq!(t.rules.len(), enf.decisions.len());
-    for (i, rule) in t.rules.iter().enumerate() {
-        assert_eq!(rule.object, "network-policy");
-        assert_eq!(rule.order as usize, i + 1);
-        assert!(t.interfaces.contains(&rule.interface));
-    }
-    for region in &t.regions {
+    let regions: HashSet<_> = enf.regions.iter().collect();
+    assert_eq!(regions.len(), enf.regions.len(), "regions are interned");
+    for region in &enf.regions {
         assert_ne!(region.other.verdict, FwVerdict::Pass);
         assert_eq!(region.unparsed, region.other);
         for table in region.tables.values() {
@@ -698,11 +722,24 @@ fn check_structure(enf: &Enforcement) {
                 .find(|d| d.verdict == FwVerdict::Allow);
             assert_eq!(table.fragment, first_allow.unwrap_or(s[0].decision));
             assert!(s.iter().all(|s| s.decision.verdict != FwVerdict::Pass));
+            let slots = s.iter().map(|s| s.decision).chain([table.fragment]);
+            assert!(slots
+                .into_iter()
+                .all(|d| (d.rule.unwrap() as usize) < enf.decisions.len()));
         }
     }
-    for p in &t.prefixes {
-        assert!((p.region as usize) < t.regions.len());
-        assert!(t.interfaces.contains(&p.interface));
+}
+
+/// The network address of `cidr` (host bits cleared).
+fn mask(cidr: Cidr) -> IpAddr {
+    let keep = |bits: u32| {
+        u128::MAX
+            .checked_shl(bits - u32::from(cidr.prefix))
+            .unwrap_or(0)
+    };
+    match cidr.addr {
+        IpAddr::V4(a) => IpAddr::V4((u32::from(a) & keep(32) as u32).into()),
+        IpAddr::V6(a) => IpAddr::V6((u128::from(a) & keep(128)).into()),
     }
 }
 
@@ -722,19 +759,15 @@ fn rule_sets_agree_with_the_engine() {
     check_structure(&enf);
     assert!(enf.skipped.is_empty());
 
-    // web and web-2 look alike to the policies: the same entries.
-    let entries = |pod: &str| -> Vec<(&str, IpAddr, u8, u32)> {
-        let (ns, name) = pod.split_once('/').unwrap();
-        enf.tables
-            .prefixes
-            .iter()
-            .filter_map(|p| {
-                let direction = p.interface.strip_prefix(&format!("{ns}/{name}/"))?;
-                Some((direction, p.addr, p.prefix_len, p.region))
-            })
-            .collect()
+    // web and web-2 look alike to the policies: they share their rule sets.
+    let sets = |pod: &str| {
+        (
+            set_of(&enf, pod, Direction::Egress),
+            set_of(&enf, pod, Direction::Ingress),
+        )
     };
-    assert_eq!(entries("shop/web"), entries("shop/web-2"));
+    assert_eq!(sets("shop/web"), sets("shop/web-2"));
+    assert_ne!(sets("shop/web"), sets("shop/db"));
 
     let addresses = interesting_addresses(&set, &inv);
     let ports = interesting_ports();
@@ -771,14 +804,14 @@ fn rule_sets_agree_with_the_engine() {
             _ => *rng.pick(&ports),
         };
         let want = expected(&inv, &set, pod, direction, remote, protocol, port);
-        let (ns, name) = pod.split_once('/').unwrap();
-        let ruleset = ruleset_name(ns, name, direction);
+        let ruleset = format!("{pod}/{direction}");
+        let set = set_of(&enf, pod, direction);
         let got = match protocol {
             Protocol::Other => {
                 let number = *rng.pick(&other_numbers);
                 let selector = rng.next() as u16;
-                let d = enf.tables.lookup(&ruleset, remote, number, Some(selector));
-                let unparsed = enf.tables.lookup_unparsed(&ruleset, remote);
+                let d = enf.lookup(set, remote, number, Some(selector));
+                let unparsed = enf.lookup_unparsed(set, remote);
                 assert_eq!(d, unparsed, "{ruleset} {remote} unparsed");
                 d
             }
@@ -795,9 +828,8 @@ fn rule_sets_agree_with_the_engine() {
     }
     // Then the whole grid of interesting points, which reaches every decision.
     for pod in locals {
-        let (ns, name) = pod.split_once('/').unwrap();
         for direction in [Direction::Egress, Direction::Ingress] {
-            let ruleset = ruleset_name(ns, name, direction);
+            let ruleset = format!("{pod}/{direction}");
             for remote in &addresses {
                 for protocol in protocols {
                     let ports = if protocol == Protocol::Other {

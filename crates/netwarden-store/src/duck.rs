@@ -99,9 +99,8 @@ impl DuckStore {
             source,
         };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| {
-                StoreError::Invalid(format!("creating {}: {e}", dir.display()))
-            })?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StoreError::Invalid(format!("creating {}: {e}", dir.display())))?;
         }
         let config = Config::default()
             .max_memory(&opts.memory_limit)
@@ -242,10 +241,7 @@ impl DuckStore {
             }
             values.push(out);
         }
-        let columns = rows
-            .as_ref()
-            .map(|s| s.column_names())
-            .unwrap_or_default();
+        let columns = rows.as_ref().map(|s| s.column_names()).unwrap_or_default();
         Ok(Rows { columns, values })
     }
 

@@ -72,7 +72,10 @@ mod tests {
         assert_eq!(overlapping(&all, None, None), vec![10, 11, 12, 13]);
         assert_eq!(overlapping(&all, Some(11 * h + 5), None), vec![11, 12, 13]);
         assert_eq!(overlapping(&all, Some(11 * h), Some(12 * h)), vec![11]);
-        assert_eq!(overlapping(&all, Some(11 * h), Some(12 * h + 1)), vec![11, 12]);
+        assert_eq!(
+            overlapping(&all, Some(11 * h), Some(12 * h + 1)),
+            vec![11, 12]
+        );
         assert_eq!(overlapping(&all, Some(20 * h), None), Vec::<i64>::new());
     }
 

@@ -166,7 +166,11 @@ fn node(level: Level, end: &Map<String, Json>) -> Json {
         (Level::Owner, None) => {
             let owner = get("k8s_owner_name").unwrap_or_default();
             let ns = ns.clone().unwrap_or_default();
-            (format!("owner/{ns}/{owner}"), format!("{ns}/{owner}"), "owner")
+            (
+                format!("owner/{ns}/{owner}"),
+                format!("{ns}/{owner}"),
+                "owner",
+            )
         }
         (Level::Pod, None) => {
             let pod = get("k8s_name").unwrap_or_default();

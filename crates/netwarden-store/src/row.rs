@@ -220,7 +220,10 @@ pub(crate) mod tests {
             panic!("{name}")
         };
         let src = at("SrcAddr");
-        assert_eq!(r[src], Value::HugeInt(addr_key("10.0.0.1".parse().unwrap())));
+        assert_eq!(
+            r[src],
+            Value::HugeInt(addr_key("10.0.0.1".parse().unwrap()))
+        );
         assert_eq!(r[src + 1], Value::Text("10.0.0.1".into()));
         assert_eq!(r[at("Interfaces")], Value::Text("eth0,veth1".into()));
         assert_eq!(r[at("IfDirections")], Value::Text("0,1".into()));

@@ -78,10 +78,24 @@ fn seed(store: &DuckStore) {
         all.push(flow(i, T0 + 1000 + i as i64, "iperf", "iperf", 5201, 1000));
     }
     for i in 0..50 {
-        all.push(flow(i, T0 + HOUR + 1000 + i as i64, "iperf", "shop", 80, 2000));
+        all.push(flow(
+            i,
+            T0 + HOUR + 1000 + i as i64,
+            "iperf",
+            "shop",
+            80,
+            2000,
+        ));
     }
     for i in 0..10 {
-        all.push(denied(flow(i, T0 + HOUR + 2000 + i as i64, "iperf", "iperf", 5201, 0)));
+        all.push(denied(flow(
+            i,
+            T0 + HOUR + 2000 + i as i64,
+            "iperf",
+            "iperf",
+            5201,
+            0,
+        )));
     }
     assert_eq!(store.insert(&all).unwrap(), 160);
 }
@@ -176,18 +190,12 @@ fn aggregations_rank_plot_and_graph() {
         == json!("Dropped by network policies isolation in namespace iperf, direction Ingress")
         && r["flows"] == json!(10)));
     let series = s.series(HOUR, Metric::Flows, None, 5, &all).unwrap();
-    assert_eq!(
-        series[0]["points"],
-        json!([[T0, 100], [T0 + HOUR, 60]])
-    );
+    assert_eq!(series[0]["points"], json!([[T0, 100], [T0 + HOUR, 60]]));
     let graph = s.topology(Level::Namespace, &all, 100).unwrap();
     assert_eq!(graph["nodes"].as_array().unwrap().len(), 2);
     let edges = graph["edges"].as_array().unwrap();
     assert_eq!(edges.len(), 2);
-    let iperf_self = edges
-        .iter()
-        .find(|e| e["target"] == e["source"])
-        .unwrap();
+    let iperf_self = edges.iter().find(|e| e["target"] == e["source"]).unwrap();
     assert_eq!(iperf_self["denied_flows"], json!(10));
     assert_eq!(iperf_self["drop_packets"], json!(10));
     let values = s
@@ -245,8 +253,5 @@ fn ingest_batches_in_the_background_and_counts_what_it_drops() {
         counters.written.load(Relaxed) + counters.dropped.load(Relaxed),
         3000
     );
-    assert_eq!(
-        store.stats().unwrap().flows,
-        counters.written.load(Relaxed)
-    );
+    assert_eq!(store.stats().unwrap().flows, counters.written.load(Relaxed));
 }

@@ -311,7 +311,11 @@ fn round(lab: &Lab, n: u16) -> anyhow::Result<()> {
     // Denied by policy: the client's egress only allows TCP 5201 (DNS, 5501), and the db only
     // takes the web pods; dropped by the firewall: pods -> node:9090.
     lab.run(CLIENT, move || {
-        let _ = dns_lookup(DNS4, n.wrapping_add(1), "iperf3-server.iperf.svc.cluster.local");
+        let _ = dns_lookup(
+            DNS4,
+            n.wrapping_add(1),
+            "iperf3-server.iperf.svc.cluster.local",
+        );
         let _ = TcpStream::connect_timeout(
             &format!("{SERVER4}:5501").parse().expect("literal"),
             Duration::from_millis(300),

@@ -17,7 +17,10 @@ fn get(addr: &str, path: &str) -> (u16, String) {
         return (0, String::new());
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let _ = write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    );
     let mut raw = String::new();
     let _ = s.read_to_string(&mut raw);
     let status = raw
@@ -25,7 +28,10 @@ fn get(addr: &str, path: &str) -> (u16, String) {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_string();
+    let body = raw
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
     (status, body)
 }
 
@@ -94,14 +100,20 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
     let denied = "Dropped by network policies isolation in namespace iperf, direction Egress";
     let path = format!(
         "/api/flows?since=5m&filter={}",
-        enc(&format!(r#"SrcK8S_Namespace="iperf" AND DstPort=53 AND NetworkEvents=~"{denied}""#))
+        enc(&format!(
+            r#"SrcK8S_Namespace="iperf" AND DstPort=53 AND NetworkEvents=~"{denied}""#
+        ))
     );
     let page = eventually(&addr, &path, deadline, |v| v["total"].as_u64() > Some(0));
     let flow = &page["flows"][0];
     assert!(messages(flow).iter().any(|m| m == denied), "{page}");
-    assert_eq!(flow["PktDropLatestDropCause"], "NETWARDEN_NETWORK_POLICY_DENIED");
+    assert_eq!(
+        flow["PktDropLatestDropCause"],
+        "NETWARDEN_NETWORK_POLICY_DENIED"
+    );
     // Allowed by the demo's policy: iperf3 on 5201.
-    let allowed = "Allowed by network policy allow-iperf3-5201 in namespace iperf, direction Ingress";
+    let allowed =
+        "Allowed by network policy allow-iperf3-5201 in namespace iperf, direction Ingress";
     let path = format!(
         "/api/flows?since=5m&filter={}",
         enc(&format!(r#"DstPort=5201 AND NetworkEvents=~"{allowed}""#))
@@ -116,9 +128,10 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
     let rules = json(&addr, "/api/firewall/rules");
     assert!(rules["rules"][0]["packets"].as_u64() > Some(0), "{rules}");
     let pods = eventually(&addr, "/api/podmonitor/events?limit=500", deadline, |v| {
-        v["events"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|e| e["pod"] == "nginx-pod" && e["verdict"] == "BLOCKED"))
+        v["events"].as_array().is_some_and(|a| {
+            a.iter()
+                .any(|e| e["pod"] == "nginx-pod" && e["verdict"] == "BLOCKED")
+        })
     });
     assert!(
         pods["events"]
@@ -135,7 +148,10 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
         .iter()
         .filter_map(|n| n["id"].as_str())
         .collect();
-    assert!(ids.contains(&"ns/iperf") && ids.contains(&"ns/shop"), "{graph}");
+    assert!(
+        ids.contains(&"ns/iperf") && ids.contains(&"ns/shop"),
+        "{graph}"
+    );
     let (status, page) = get(&addr, "/");
     assert_eq!(status, 200);
     assert!(page.contains("app.js"), "{page}");
@@ -153,6 +169,10 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
             .unwrap_or(0)
     };
     assert_eq!(left("/run/netwarden/lab"), 0, "lab node left behind");
-    assert_eq!(left("/sys/fs/bpf/netwarden"), 0, "firewall pins left behind");
+    assert_eq!(
+        left("/sys/fs/bpf/netwarden"),
+        0,
+        "firewall pins left behind"
+    );
     assert_eq!(left("/run/netwarden"), 0, "firewall state left behind");
 }

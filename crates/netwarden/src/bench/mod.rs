@@ -6,9 +6,9 @@ mod flowgen;
 mod in_process;
 mod lab;
 mod policy_bench;
-mod store_bench;
 mod procstat;
 mod prog_stats;
+mod store_bench;
 mod throughput;
 
 use agent_proc::AgentProc;

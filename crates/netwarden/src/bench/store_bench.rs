@@ -141,7 +141,10 @@ pub fn run(args: &StoreBenchArgs) -> anyhow::Result<()> {
     store.checkpoint()?;
     let rate = done as f64 / ingest.as_secs_f64();
     let bytes = std::fs::metadata(&path)?.len();
-    println!("ingest: {rate:.0} flows/s (one writer thread, {:.1} s)", ingest.as_secs_f64());
+    println!(
+        "ingest: {rate:.0} flows/s (one writer thread, {:.1} s)",
+        ingest.as_secs_f64()
+    );
     println!(
         "size: {:.1} MiB on disk, {:.1} bytes per flow",
         bytes as f64 / (1 << 20) as f64,
@@ -167,11 +170,19 @@ pub fn run(args: &StoreBenchArgs) -> anyhow::Result<()> {
     let (p50, p90) = time(args.runs, || {
         Ok(store.top(&owners, Metric::Bytes, 10, &all).map(drop)?)
     })?;
-    println!("top 10 owner pairs by bytes ({} h): median {p50:.1} ms, p90 {p90:.1} ms", args.hours);
+    println!(
+        "top 10 owner pairs by bytes ({} h): median {p50:.1} ms, p90 {p90:.1} ms",
+        args.hours
+    );
     let (p50, p90) = time(args.runs, || {
-        Ok(store.series(60_000, Metric::Bytes, None, 5, &all).map(drop)?)
+        Ok(store
+            .series(60_000, Metric::Bytes, None, 5, &all)
+            .map(drop)?)
     })?;
-    println!("per-minute bytes series ({} h): median {p50:.1} ms, p90 {p90:.1} ms", args.hours);
+    println!(
+        "per-minute bytes series ({} h): median {p50:.1} ms, p90 {p90:.1} ms",
+        args.hours
+    );
     drop(store);
     if !args.keep {
         let _ = std::fs::remove_dir_all(&args.dir);
