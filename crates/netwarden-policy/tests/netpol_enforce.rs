@@ -896,3 +896,213 @@ fn every_port_of_some_pairs_agrees() {
         }
     }
 }
+
+/// A synthetic cluster: `namespaces` namespaces (team, env labels) of Deployments of 4 pods
+/// (app, tier, pod-template-hash; named ports), every third namespace dual-stack, 6 nodes; per
+/// namespace a default deny, allow rules by app with ports, ranges and named ports, ipBlocks
+/// with except, egress to the internet and to other teams; two ANPs, a BANP, EgressFirewalls.
+fn synthetic(namespaces: usize, per_namespace: usize) -> (Inventory, PolicySet, Vec<String>) {
+    const APPS: [&str; 6] = ["web", "api", "db", "cache", "queue", "auth"];
+    let nodes: Vec<NodeInfo> = (0..6)
+        .map(|n| NodeInfo {
+            name: format!("node-{n}"),
+            labels: labels(&[("role", if n < 4 { "worker" } else { "infra" })]),
+            ips: vec![
+                format!("10.0.0.{}", 10 + n).parse().unwrap(),
+                format!("fd01::{:x}", 10 + n).parse().unwrap(),
+            ],
+        })
+        .collect();
+    let mut pods = Vec::new();
+    let mut locals = Vec::new();
+    let mut text = String::new();
+    for n in 0..namespaces {
+        let ns = format!("ns-{n}");
+        for i in 0..per_namespace {
+            let (d, replica) = (i / 4, i % 4);
+            let app = APPS[(n + d) % APPS.len()];
+            let tier = ["frontend", "backend", "db"][d % 3];
+            let k = n * per_namespace + i;
+            let mut ips = vec![format!("10.128.{}.{}", k / 250, 2 + k % 250)
+                .parse()
+                .unwrap()];
+            if n % 3 == 0 {
+                ips.push(format!("fd00::{:x}", 2 + k).parse().unwrap());
+            }
+            let node = k % nodes.len();
+            let hash = format!("h{n}x{d}");
+            pods.push(PodInfo {
+                namespace: ns.clone(),
+                name: format!("{app}-{hash}-{replica}"),
+                labels: labels(&[("app", app), ("tier", tier), ("pod-template-hash", &hash)]),
+                ips,
+                named_ports: vec![
+                    port("http", 3000 + 10 * d as u16, Protocol::Tcp),
+                    port("metrics", 9090, Protocol::Tcp),
+                ],
+                host_ips: nodes[node].ips.clone(),
+            });
+            if node == 0 {
+                locals.push(format!("{ns}/{app}-{hash}-{replica}"));
+            }
+        }
+        let (app, peer) = (APPS[n % APPS.len()], APPS[(n + 1) % APPS.len()]);
+        let team = format!("team-{}", (n + 1) % 3);
+        text.push_str(&format!(
+            r#"
+---
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata: {{name: default-deny, namespace: {ns}}}
+spec: {{podSelector: {{}}, policyTypes: [Ingress]}}
+---
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata: {{name: allow-{peer}, namespace: {ns}}}
+spec:
+  podSelector: {{matchLabels: {{app: {app}}}}}
+  ingress:
+  - from: [{{podSelector: {{matchLabels: {{app: {peer}}}}}}}]
+    ports: [{{port: 80}}, {{port: 8080, endPort: 8090}}, {{port: http}}]
+  - from:
+    - ipBlock: {{cidr: 10.0.0.0/8, except: [10.128.0.0/14, 10.0.0.0/24]}}
+    - ipBlock: {{cidr: 192.168.{n}.0/24}}
+    ports: [{{port: 443}}, {{port: 5353, protocol: UDP}}]
+  - from:
+    - namespaceSelector: {{matchLabels: {{team: {team}}}}}
+      podSelector: {{matchLabels: {{tier: frontend}}}}
+    ports: [{{port: metrics}}]
+---
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata: {{name: egress-{app}, namespace: {ns}}}
+spec:
+  podSelector: {{matchLabels: {{tier: backend}}}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{{ipBlock: {{cidr: 0.0.0.0/0, except: [10.0.0.0/8]}}}}]
+    ports: [{{port: 443}}]
+  - to: [{{namespaceSelector: {{matchLabels: {{team: team-0}}}}, podSelector: {{matchLabels: {{app: api}}}}}}]
+    ports: [{{port: http}}, {{port: 53, protocol: UDP}}]
+  - to: [{{podSelector: {{}}}}]
+"#
+        ));
+        if n % 2 == 0 {
+            text.push_str(&format!(
+                r#"
+---
+apiVersion: k8s.ovn.org/v1
+kind: EgressFirewall
+metadata: {{name: default, namespace: {ns}}}
+spec:
+  egress:
+  - {{type: Allow, to: {{cidrSelector: 203.0.113.0/24}}, ports: [{{protocol: TCP, port: 443}}]}}
+  - {{type: Allow, to: {{nodeSelector: {{matchLabels: {{role: infra}}}}}}}}
+  - {{type: Deny, to: {{cidrSelector: 0.0.0.0/0}}}}
+"#
+            ));
+        }
+    }
+    text.push_str(
+        r#"
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: guardrails}
+spec:
+  priority: 5
+  subject: {namespaces: {}}
+  ingress:
+  - {action: Allow, from: [{namespaces: {matchLabels: {team: team-0}}}], ports: [{namedPort: metrics}]}
+  - {action: Pass, from: [{namespaces: {}}]}
+  egress:
+  - {action: Deny, to: [{networks: [169.254.169.254/32, "fd00:ec2::254/128"]}]}
+  - {action: Allow, to: [{nodes: {matchLabels: {role: worker}}}], ports: [{portNumber: {protocol: TCP, port: 10250}}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: isolate-dev}
+spec:
+  priority: 10
+  subject: {pods: {namespaceSelector: {matchLabels: {env: prod}}, podSelector: {matchLabels: {tier: db}}}}
+  ingress:
+  - {action: Deny, from: [{namespaces: {matchLabels: {env: dev}}}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec:
+  subject: {namespaces: {}}
+  egress:
+  - {action: Deny, to: [{networks: [192.0.2.0/24]}]}
+"#,
+    );
+    let namespaces = (0..namespaces)
+        .map(|n| NamespaceInfo {
+            name: format!("ns-{n}"),
+            labels: labels(&[
+                ("team", &format!("team-{}", n % 3)),
+                ("env", if n % 2 == 0 { "prod" } else { "dev" }),
+            ]),
+        })
+        .collect();
+    let inv = Inventory {
+        pods,
+        namespaces,
+        nodes,
+    };
+    (inv, policies(&[&text]), locals)
+}
+
+#[test]
+fn a_larger_synthetic_cluster_agrees_with_the_engine() {
+    let (inv, set, locals) = synthetic(12, 40);
+    let locals: Vec<&str> = locals.iter().map(String::as_str).collect();
+    assert!(locals.len() >= 60, "{} local pods", locals.len());
+    let enf = compile_enforcement(&inv, &set, &local(&locals)).unwrap();
+    check_structure(&enf);
+    assert_eq!(enf.pods.len(), locals.len());
+    // The class trie holds about one entry per address and prefix, not per rule set; pods that
+    // look alike share rule sets, and rule sets hold only the classes off their default.
+    let addresses: usize = inv.pods.iter().map(|p| p.ips.len()).sum::<usize>() + 12;
+    assert!(enf.classes.len() <= addresses + 64, "{}", enf.classes.len());
+    assert!(enf.rule_sets.len() < 2 * locals.len());
+    assert!(
+        enf.region_entries() < enf.rule_sets.len() * enf.class_count as usize / 2,
+        "{} entries",
+        enf.region_entries()
+    );
+
+    let addresses = interesting_addresses(&set, &inv);
+    let ports = interesting_ports();
+    let mut ports = ports.clone();
+    ports.extend([80, 81, 3000, 3010, 3020, 3030, 3040, 8090, 8091, 5353]);
+    let protocols = [Protocol::Tcp, Protocol::Udp, Protocol::Other];
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut seen = HashSet::new();
+    for i in 0..15_000 {
+        let pod = *rng.pick(&locals);
+        let direction = *rng.pick(&[Direction::Egress, Direction::Ingress]);
+        let remote = match rng.below(5) {
+            0 => to_ip(false, u128::from(rng.next() as u32)),
+            _ => *rng.pick(&addresses),
+        };
+        let protocol = *rng.pick(&protocols);
+        let port = if protocol == Protocol::Other {
+            0
+        } else {
+            *rng.pick(&ports)
+        };
+        let want = expected(&inv, &set, pod, direction, remote, protocol, port);
+        let got = lookup(&enf, pod, direction, remote, protocol, port);
+        let rule = got.rule.expect("a slot") as usize;
+        assert_eq!(
+            enf.decisions[rule], want,
+            "case {i}: {pod} {direction} {remote} {protocol}/{port}"
+        );
+        slot(&enf, got);
+        seen.insert(rule);
+    }
+    // Allowed and dropped, by every tier.
+    assert!(seen.len() >= 10, "{} decisions reached", seen.len());
+}
