@@ -31,7 +31,8 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } nw_pg_cluster SEC(".maps");
 
-/* Destination prefixes of the rule sets, both generations (the firewall's layout, by destination). */
+/* Destination prefixes of the guard's own rule sets (rules mode), both generations (the firewall's
+ * layout, by destination). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 1 << 16);
@@ -40,9 +41,11 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } nw_pg_rule_prefixes SEC(".maps");
 
+/* Port tables of the regions of both the guard's rule sets and network policy (their region ids
+ * follow the guard's), both generations. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 14);
+	__uint(max_entries, 1 << 15);
 	__type(key, struct nw_fw_table_key);
 	__type(value, struct nw_fw_table);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

@@ -43,8 +43,9 @@ struct nw_pg_pod {
 	 * the pod is only monitored. */
 	__u8 blocking;
 	__u16 _pad;
-	/* NW_PG_MODE_POLICY: the network-policy rule sets (scopes of the rule tables) judging what
-	 * the pod opens (by destination) and what is opened towards it (by source). */
+	/* NW_PG_MODE_POLICY: the pod's network-policy scopes (keys of nw_pg_np_sets, stable across
+	 * generations) naming the rule sets that judge what the pod opens (by destination) and what
+	 * is opened towards it (by source). */
 	__u32 policy_egress;
 	__u32 policy_ingress;
 };

@@ -937,7 +937,11 @@ fn synthetic(namespaces: usize, per_namespace: usize) -> (Inventory, PolicySet, 
                 labels: labels(&[("app", app), ("tier", tier), ("pod-template-hash", &hash)]),
                 ips,
                 named_ports: vec![
-                    port("http", 3000 + 10 * d as u16, Protocol::Tcp),
+                    port(
+                        "http",
+                        3000 + 10 * ((n + d) % APPS.len()) as u16,
+                        Protocol::Tcp,
+                    ),
                     port("metrics", 9090, Protocol::Tcp),
                 ],
                 host_ips: nodes[node].ips.clone(),
@@ -1067,6 +1071,25 @@ fn a_larger_synthetic_cluster_agrees_with_the_engine() {
     let addresses: usize = inv.pods.iter().map(|p| p.ips.len()).sum::<usize>() + 12;
     assert!(enf.classes.len() <= addresses + 64, "{}", enf.classes.len());
     assert!(enf.rule_sets.len() < 2 * locals.len());
+    // No selector reads pod-template-hash: pods of one namespace with the same app and tier
+    // (two Deployments) share a class.
+    let label_sets: HashSet<(&str, &BTreeMap<String, String>)> = inv
+        .pods
+        .iter()
+        .map(|p| (p.namespace.as_str(), &p.labels))
+        .collect();
+    let pod_classes: HashSet<u32> = inv
+        .pods
+        .iter()
+        .flat_map(|p| &p.ips)
+        .map(|ip| enf.class_of(*ip).unwrap())
+        .collect();
+    assert!(
+        pod_classes.len() < label_sets.len(),
+        "{} pod classes, {} label sets",
+        pod_classes.len(),
+        label_sets.len()
+    );
     assert!(
         enf.region_entries() < enf.rule_sets.len() * enf.class_count as usize / 2,
         "{} entries",
@@ -1076,7 +1099,7 @@ fn a_larger_synthetic_cluster_agrees_with_the_engine() {
     let addresses = interesting_addresses(&set, &inv);
     let ports = interesting_ports();
     let mut ports = ports.clone();
-    ports.extend([80, 81, 3000, 3010, 3020, 3030, 3040, 8090, 8091, 5353]);
+    ports.extend([80, 81, 3000, 3010, 3020, 3030, 3040, 3050, 8090, 8091, 5353]);
     let protocols = [Protocol::Tcp, Protocol::Udp, Protocol::Other];
     let mut rng = Rng(0xD1B5_4A32_D192_ED03);
     let mut seen = HashSet::new();

@@ -42,8 +42,11 @@
 //! a tree; the prefixes containing an address are exactly the ancestors of the longest one. So
 //! the class table holds each policy prefix (its class is that of its first address in no
 //! longer prefix; a prefix its children cover entirely gets no entry) and each pod and node
-//! address as a `/32` or `/128`; an entry whose class equals the one its enclosing entry gives is
-//! left out (the longest-prefix lookup falls through to the same class).
+//! address as a `/32` or `/128`. Then classes that match the same peers of every policy (and
+//! have the same place, named ports and node-of-a-pod status) merge: pods of Deployments whose
+//! labels differ only by ones no selector reads, outside prefixes every rule treats alike. An
+//! entry whose class equals the one its enclosing entry gives is left out (the longest-prefix
+//! lookup falls through to the same class).
 //!
 //! # Rule sets
 //!
@@ -59,7 +62,8 @@
 //!
 //! With A inventory addresses and policy prefixes, C classes, V distinct views, K peer groups
 //! per view and B port boundaries per view's rules, compiling sorts the A prefixes once, matches
-//! each referenced peer against the C classes once, builds `V C` group keys and runs the engine
+//! each peer of the policies against the classes once (selectors only against the namespaces
+//! they can select, prefixes by containment), builds `V C` group keys and runs the engine
 //! `V K (3 (B + 1) + 1)` times; the engine finds a namespace's policies and labels by hash.
 //!
 //! [`explain_direction`]: super::explain_direction
@@ -442,6 +446,8 @@ struct Class<'a> {
     within: Block,
     /// The interned named ports (of a pod class) egress rules reference; 0: none.
     named: u32,
+    /// The address of a node some pod runs on (told apart: see [`ClassKey::PodHost`]).
+    pod_host: bool,
 }
 
 /// What the policies can see of a remote address.
@@ -530,6 +536,8 @@ struct Compiler<'a> {
     /// Port names any rule references.
     names: HashSet<&'a str>,
     named_ports: HashMap<Vec<&'a NamedPort>, u32>,
+    /// The classes were merged: `by_namespace` no longer holds.
+    merged: bool,
     /// Per predicate, whether it holds for each class.
     bits: Vec<Vec<bool>>,
     pred_ids: HashMap<(usize, u8), usize>,
@@ -549,6 +557,7 @@ impl<'a> Compiler<'a> {
             egress_names: HashSet::new(),
             names: HashSet::new(),
             named_ports: HashMap::from([(Vec::new(), 0)]),
+            merged: false,
             bits: Vec::new(),
             pred_ids: HashMap::new(),
             regions: Vec::new(),
@@ -558,6 +567,7 @@ impl<'a> Compiler<'a> {
         };
         compiler.scan_names();
         compiler.build_classes();
+        compiler.merge_classes();
         compiler
     }
 
@@ -694,6 +704,7 @@ impl<'a> Compiler<'a> {
                     probe,
                     within,
                     named,
+                    pod_host: exact && hosts.contains(&probe),
                 });
             }
             self.tree.push(TreeNode {
@@ -702,6 +713,69 @@ impl<'a> Compiler<'a> {
                 class: Some(class),
             });
         }
+    }
+
+    /// Merges the classes that no peer of any policy tells apart (pods of Deployments whose
+    /// labels differ only by ones no selector reads, addresses outside the cluster in prefixes
+    /// that every rule treats alike...): every evaluation reads a remote address only through
+    /// its kind, its named ports, whether it is a pod's node, and the peers it matches.
+    fn merge_classes(&mut self) {
+        let policies = self.idx.policies;
+        let mut preds = Vec::new();
+        for np in &policies.network_policies {
+            let ns = np.metadata.namespace.as_deref().unwrap_or("default");
+            let ingress = np.spec.ingress.iter().flat_map(|r| &r.from);
+            for peer in ingress.chain(np.spec.egress.iter().flat_map(|r| &r.to)) {
+                preds.push(Pred::Np(ns, peer));
+            }
+        }
+        let admin = policies.admin_network_policies.iter();
+        for anp in admin.chain(policies.baseline.as_ref()) {
+            let rules = anp.spec.ingress.iter().chain(&anp.spec.egress);
+            preds.extend(
+                rules
+                    .flat_map(|r| r.from.iter().chain(&r.to))
+                    .map(Pred::Admin),
+            );
+        }
+        for ef in &policies.egress_firewalls {
+            preds.extend(ef.spec.egress.iter().map(Pred::Ef));
+        }
+        let ids: Vec<usize> = preds.into_iter().map(|p| self.pred(p)).collect();
+        let mut ids = ids;
+        ids.sort_unstable();
+        ids.dedup();
+
+        let words = ids.len().div_ceil(64);
+        let mut merged: HashMap<(u8, Option<IpAddr>, u32, Vec<u64>), u32> = HashMap::new();
+        let mut to_merged = Vec::with_capacity(self.classes.len());
+        let mut kept: Vec<usize> = Vec::new();
+        for (c, class) in self.classes.iter().enumerate() {
+            let mut bits = vec![0u64; words];
+            for (i, &pred) in ids.iter().enumerate() {
+                if self.bits[pred][c] {
+                    bits[i / 64] |= 1 << (i % 64);
+                }
+            }
+            let host = class.pod_host.then_some(class.probe);
+            let key = (kind(class.place), host, class.named, bits);
+            let next = u32::try_from(kept.len()).unwrap_or(u32::MAX);
+            let id = *merged.entry(key).or_insert(next);
+            if id == next {
+                kept.push(c);
+            }
+            to_merged.push(id);
+        }
+        // The first class of each group stands for it: same answers to every peer.
+        self.classes = kept.iter().map(|&c| self.classes[c]).collect();
+        for bits in &mut self.bits {
+            *bits = kept.iter().map(|&c| bits[c]).collect();
+        }
+        for node in &mut self.tree {
+            node.class = node.class.map(|c| to_merged[c as usize]);
+        }
+        self.by_namespace.clear();
+        self.merged = true;
     }
 
     /// The interned id of the named ports of `pod` that egress rules reference.
@@ -886,11 +960,13 @@ impl<'a> Compiler<'a> {
         }
     }
 
-    /// The index of `pred`'s bits over the classes, computed on first use.
+    /// The index of `pred`'s bits over the classes, computed on first use (every peer of the
+    /// policies is computed before the classes merge).
     fn pred(&mut self, pred: Pred<'a>) -> usize {
         if let Some(&i) = self.pred_ids.get(&pred.id()) {
             return i;
         }
+        debug_assert!(!self.merged, "a peer no policy has");
         let bits = self.pred_bits(pred);
         self.bits.push(bits);
         let i = self.bits.len() - 1;
@@ -988,11 +1064,7 @@ impl<'a> Compiler<'a> {
                     bits[i / 64] |= 1 << (i % 64);
                 }
             }
-            let kind = match class.place {
-                Place::Pod(..) => 0,
-                Place::Node(..) => 1,
-                Place::External(_) => 2,
-            };
+            let kind = kind(class.place);
             let own_node = view.pod.host_ips.contains(&class.probe);
             let named = if view.remote_named { class.named } else { 0 };
             let region = match groups.entry((kind, own_node, named, bits)) {
@@ -1182,6 +1254,15 @@ fn policy_cidrs(policies: &PolicySet) -> Vec<Cidr> {
         texts.extend(cidrs.map(String::as_str));
     }
     texts.iter().filter_map(|t| t.parse().ok()).collect()
+}
+
+/// The kind of an end: pod, node, outside.
+fn kind(place: Place<'_>) -> u8 {
+    match place {
+        Place::Pod(..) => 0,
+        Place::Node(..) => 1,
+        Place::External(_) => 2,
+    }
 }
 
 fn protocol_index(protocol: Protocol) -> Option<usize> {
