@@ -2,8 +2,9 @@
 /*
  * What a guarded pod may send: the pod's rule set (the firewall's compiled tables, looked up by
  * destination), then the cluster ranges (block-external). Only modes whose blocking is in force
- * are asked. Network policy (enforce mode) uses the same tables: the pod's egress rule set by
- * destination, its ingress rule set by source.
+ * are asked. Network policy (enforce mode) looks the remote address's class up first, then the
+ * region of the pod's egress rule set (by destination) or ingress rule set (by source) for that
+ * class; regions and port tables are the firewall's.
  */
 #ifndef NETWARDEN_PODGUARD_JUDGE_H
 #define NETWARDEN_PODGUARD_JUDGE_H
@@ -15,6 +16,30 @@ struct nw_pg_verdict {
 	__u32 rule_slot;
 	__u32 policy_slot;
 };
+
+/* The decision word of region `r` (NULL: no entry, NW_FW_PASS) for the packet: its unparsed
+ * decision, its protocol's port table, else its decision for other protocols. */
+static __always_inline __u32 nw_pg_region_decision(struct nw_fw_pkt *p, int parsed,
+						   struct nw_fw_region *r, __u32 gen, __u16 selector)
+{
+	if (!r)
+		return NW_FW_PASS;
+	if (parsed == NW_FW_UNPARSED)
+		return r->unparsed;
+
+	struct nw_fw_table_key tk = {
+		.region = r->region,
+		.proto = p->proto,
+		.gen = gen,
+	};
+	struct nw_fw_table *t = bpf_map_lookup_elem(&nw_pg_rule_tables, &tk);
+
+	if (!t)
+		return r->other;
+	if (parsed == NW_FW_NO_SELECTOR)
+		return t->fragment;
+	return nw_fw_search(t, selector);
+}
 
 /* The rule set's decision word for the remote address `remote` (the packet's destination or
  * source; NW_FW_PASS when no rule matches). */
@@ -36,23 +61,50 @@ static __always_inline __u32 nw_pg_lookup(struct nw_fw_pkt *p, int parsed, __u32
 	}
 	struct nw_fw_region *r = bpf_map_lookup_elem(&nw_pg_rule_prefixes, &key);
 
-	if (!r)
-		return NW_FW_PASS;
-	if (parsed == NW_FW_UNPARSED)
-		return r->unparsed;
+	return nw_pg_region_decision(p, parsed, r, gen, selector);
+}
 
-	struct nw_fw_table_key tk = {
-		.region = r->region,
-		.proto = p->proto,
+/* The network-policy decision word of the pod's rule set `scope` for the remote address `remote`:
+ * its class, then the rule set's region for the class, else its default region (NW_FW_PASS when
+ * the scope has no rule set in this generation: the caller fails closed). */
+static __always_inline __u32 nw_pg_np_lookup(struct nw_fw_pkt *p, int parsed, __u32 scope,
+					     __u32 gen, const __u8 *remote, __u16 selector)
+{
+	struct nw_pg_set_key sk = {
+		.scope = scope,
 		.gen = gen,
 	};
-	struct nw_fw_table *t = bpf_map_lookup_elem(&nw_pg_rule_tables, &tk);
+	__u32 *set = bpf_map_lookup_elem(&nw_pg_np_sets, &sk);
 
-	if (!t)
-		return r->other;
-	if (parsed == NW_FW_NO_SELECTOR)
-		return t->fragment;
-	return nw_fw_search(t, selector);
+	if (!set)
+		return NW_FW_PASS;
+
+	struct nw_fw_lpm_key ck = {};
+
+	if (gen)
+		ck.scope |= NW_FW_SCOPE_GEN;
+	if (p->family == 6) {
+		ck.scope |= NW_FW_SCOPE_V6;
+		ck.prefixlen = 32 + 128;
+		__builtin_memcpy(ck.addr, remote, 16);
+	} else {
+		ck.prefixlen = 32 + 32;
+		__builtin_memcpy(ck.addr, remote, 4);
+	}
+	__u32 *class = bpf_map_lookup_elem(&nw_pg_np_classes, &ck);
+	struct nw_pg_np_key rk = {
+		.set = *set,
+		.class = class ? *class : NW_PG_CLASS_DEFAULT,
+		.gen = gen,
+	};
+	struct nw_fw_region *r = bpf_map_lookup_elem(&nw_pg_np_regions, &rk);
+
+	if (!r && rk.class != NW_PG_CLASS_DEFAULT) {
+		/* Most classes get the rule set's default region: only the others have entries. */
+		rk.class = NW_PG_CLASS_DEFAULT;
+		r = bpf_map_lookup_elem(&nw_pg_np_regions, &rk);
+	}
+	return nw_pg_region_decision(p, parsed, r, gen, selector);
 }
 
 /* Whether the destination is inside one of the cluster ranges. */
@@ -101,7 +153,7 @@ static __always_inline void nw_pg_judge(struct nw_pg_verdict *v, struct nw_fw_pk
 }
 
 /* What network policy decides for a connection the packet belongs to: `scope` is the pod's egress
- * rule set or its ingress rule set, looked up by the remote end (the packet's source when
+ * rule set or its ingress rule set (see nw_pg_np_lookup), looked up by the remote end (the packet's source when
  * `remote_is_src`, else its destination) and `selector` (the port of the connection's target).
  * Fills the event fields; true when the packet is denied. A rule set without an entry for the
  * address denies (fail closed: userspace always covers both families). */
@@ -117,8 +169,8 @@ static __always_inline bool nw_pg_policy_judge(struct nw_pg_verdict *v, struct n
 		v->reason = NW_PG_REASON_UNPARSED;
 		return true;
 	}
-	__u32 decision = nw_pg_lookup(p, parsed, scope, gen, remote_is_src ? p->src : p->dst,
-				      selector);
+	__u32 decision = nw_pg_np_lookup(p, parsed, scope, gen, remote_is_src ? p->src : p->dst,
+					 selector);
 	__u8 verdict = decision & NW_FW_VERDICT_MASK;
 
 	v->reason = NW_PG_REASON_POLICY;

@@ -31,7 +31,8 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } nw_pg_cluster SEC(".maps");
 
-/* Destination prefixes of the rule sets, both generations (the firewall's layout, by destination). */
+/* Destination prefixes of the guard's own rule sets (rules mode), both generations (the firewall's
+ * layout, by destination). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
 	__uint(max_entries, 1 << 16);
@@ -40,13 +41,41 @@ struct {
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } nw_pg_rule_prefixes SEC(".maps");
 
+/* Port tables of the regions of both the guard's rule sets and network policy (their region ids
+ * follow the guard's), both generations. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 14);
+	__uint(max_entries, 1 << 15);
 	__type(key, struct nw_fw_table_key);
 	__type(value, struct nw_fw_table);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } nw_pg_rule_tables SEC(".maps");
+
+/* Network policy (enforce mode), both generations; see podguard_abi.h. Sizes fit a 10,000-pod
+ * cluster with both generations written; userspace may set them at load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 1 << 18);
+	__type(key, struct nw_fw_lpm_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} nw_pg_np_classes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 14);
+	__type(key, struct nw_pg_set_key);
+	__type(value, __u32);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} nw_pg_np_sets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 19);
+	__type(key, struct nw_pg_np_key);
+	__type(value, struct nw_fw_region);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+} nw_pg_np_regions SEC(".maps");
 
 /* Connections already reported, per pod; the least recently used make room. */
 struct {

@@ -43,10 +43,32 @@ struct nw_pg_pod {
 	 * the pod is only monitored. */
 	__u8 blocking;
 	__u16 _pad;
-	/* NW_PG_MODE_POLICY: the network-policy rule sets (scopes of the rule tables) judging what
-	 * the pod opens (by destination) and what is opened towards it (by source). */
+	/* NW_PG_MODE_POLICY: the pod's network-policy scopes (keys of nw_pg_np_sets, stable across
+	 * generations) naming the rule sets that judge what the pod opens (by destination) and what
+	 * is opened towards it (by source). */
 	__u32 policy_egress;
 	__u32 policy_ingress;
+};
+
+/*
+ * Network policy (enforce mode) tables, two stages, every key carrying the generation:
+ *   remote address --LPM nw_pg_np_classes--> address class (shared by every rule set);
+ *   pod's scope --nw_pg_np_sets--> rule set (pods that look alike share one);
+ *   (rule set, class) --nw_pg_np_regions--> nw_fw_region, else (rule set, NW_PG_CLASS_DEFAULT);
+ *   region --nw_pg_rule_tables--> port segments, as the firewall's tables.
+ * The class trie's key is nw_fw_lpm_key with scope = generation << 31 | is_ipv6 << 30.
+ */
+#define NW_PG_CLASS_DEFAULT 0xffffffffu
+
+struct nw_pg_set_key {
+	__u32 scope;		/* nw_pg_pod.policy_egress or policy_ingress */
+	__u32 gen;
+};
+
+struct nw_pg_np_key {
+	__u32 set;
+	__u32 class;		/* or NW_PG_CLASS_DEFAULT: the rule set's region for other classes */
+	__u32 gen;
 };
 
 /* Cluster ranges (pod, service and node CIDRs): prefixlen = 32 + the CIDR's length. */

@@ -71,6 +71,10 @@ pub mod podguard_names {
     pub const CLUSTER: &str = "nw_pg_cluster";
     pub const RULE_PREFIXES: &str = "nw_pg_rule_prefixes";
     pub const RULE_TABLES: &str = "nw_pg_rule_tables";
+    /// Network policy: address -> class (LPM), scope -> rule set, (rule set, class) -> region.
+    pub const NP_CLASSES: &str = "nw_pg_np_classes";
+    pub const NP_SETS: &str = "nw_pg_np_sets";
+    pub const NP_REGIONS: &str = "nw_pg_np_regions";
     pub const CONNS: &str = "nw_pg_conns";
     pub const POD_COUNTERS: &str = "nw_pg_pod_counters";
     pub const EVENT_BUDGET: &str = "nw_pg_event_budget";

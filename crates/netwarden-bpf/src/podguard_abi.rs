@@ -89,6 +89,26 @@ pub struct PgPod {
     pub policy_ingress: u32,
 }
 
+/// `NW_PG_CLASS_DEFAULT`: the class of a rule set's default region.
+pub const CLASS_DEFAULT: u32 = u32::MAX;
+
+/// `struct nw_pg_set_key`: a pod's policy scope in one generation -> its rule set.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PgSetKey {
+    pub scope: u32,
+    pub gen: u32,
+}
+
+/// `struct nw_pg_np_key`: (rule set, address class, generation) -> region.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PgNpKey {
+    pub set: u32,
+    pub class: u32,
+    pub gen: u32,
+}
+
 /// The part of `struct nw_pg_cidr_key` after `prefixlen` (aya's `LpmTrie` key adds the length).
 #[repr(C)]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -173,6 +193,8 @@ pub struct PgEvent {
 unsafe impl aya::Pod for PgConfig {}
 unsafe impl aya::Pod for PgPod {}
 unsafe impl aya::Pod for PgCidrData {}
+unsafe impl aya::Pod for PgSetKey {}
+unsafe impl aya::Pod for PgNpKey {}
 unsafe impl aya::Pod for PgConnKey {}
 unsafe impl aya::Pod for PgConn {}
 unsafe impl aya::Pod for PgPodCounters {}
@@ -203,6 +225,22 @@ mod layout_tests {
             fields!(PgPod: "pod_id" => pod_id, "ruleset" => ruleset, "modes" => modes,
                 "blocking" => blocking, "_pad" => _pad, "policy_egress" => policy_egress,
                 "policy_ingress" => policy_ingress),
+        );
+    }
+
+    #[test]
+    fn policy_keys_match_c() {
+        check(
+            OBJ,
+            "nw_pg_set_key",
+            size_of::<PgSetKey>(),
+            fields!(PgSetKey: "scope" => scope, "gen" => gen),
+        );
+        check(
+            OBJ,
+            "nw_pg_np_key",
+            size_of::<PgNpKey>(),
+            fields!(PgNpKey: "set" => set, "class" => class, "gen" => gen),
         );
     }
 

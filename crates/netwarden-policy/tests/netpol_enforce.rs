@@ -11,9 +11,8 @@ use std::net::IpAddr;
 use netwarden_policy::firewall::compiled::{proto, Decision, Verdict as FwVerdict, MAX_SEGMENTS};
 use netwarden_policy::netpol::cidr::Cidr;
 use netwarden_policy::netpol::{
-    self, compile_enforcement, explain_direction, ruleset_name, Connection, Direction,
-    EnforceError, Enforcement, Inventory, NamedPort, NamespaceInfo, NodeInfo, PodInfo, PolicySet,
-    Protocol, Verdict,
+    self, compile_enforcement, explain_direction, Connection, Direction, EnforceError, Enforcement,
+    Inventory, NamedPort, NamespaceInfo, NodeInfo, PodInfo, PolicySet, Protocol, Verdict,
 };
 
 const EXAMPLES: &str = include_str!("fixtures/network-events.yaml");
@@ -267,15 +266,20 @@ fn lookup(
     protocol: Protocol,
     port: u16,
 ) -> Decision {
-    let (ns, name) = pod.split_once('/').unwrap();
-    let ruleset = ruleset_name(ns, name, direction);
     let number = match protocol {
         Protocol::Tcp => proto::TCP,
         Protocol::Udp => proto::UDP,
         Protocol::Sctp => proto::SCTP,
         Protocol::Other => proto::ICMP,
     };
-    enf.tables.lookup(&ruleset, remote, number, Some(port))
+    enf.lookup(set_of(enf, pod, direction), remote, number, Some(port))
+}
+
+/// The rule set of `pod` (`NS/NAME`) for `direction`.
+fn set_of(enf: &Enforcement, pod: &str, direction: Direction) -> u32 {
+    let (ns, name) = pod.split_once('/').unwrap();
+    enf.rule_set_of(ns, name, direction)
+        .unwrap_or_else(|| panic!("{pod} was compiled"))
 }
 
 /// The same question put to the engine.
@@ -340,18 +344,19 @@ fn network_events_examples() {
     )
     .unwrap();
     assert_eq!(enf.skipped, local(&["iperf/gone"]));
-    let names: Vec<(&str, &str, &str)> = enf
+    let names: Vec<(&str, &str)> = enf
         .pods
         .iter()
-        .map(|p| (p.name.as_str(), p.egress.as_str(), p.ingress.as_str()))
+        .map(|p| (p.namespace.as_str(), p.name.as_str()))
         .collect();
-    assert_eq!(
-        names,
-        [
-            ("client", "iperf/client/egress", "iperf/client/ingress"),
-            ("server", "iperf/server/egress", "iperf/server/ingress")
-        ]
-    );
+    assert_eq!(names, [("iperf", "client"), ("iperf", "server")]);
+    // Four views, four different rule sets.
+    let sets: HashSet<u32> = enf
+        .pods
+        .iter()
+        .flat_map(|p| [p.egress, p.ingress])
+        .collect();
+    assert_eq!(sets.len(), 4);
 
     use Direction::*;
     use Protocol::*;
@@ -409,22 +414,35 @@ fn network_events_examples() {
         assert_eq!(enf.decisions[d.rule.unwrap() as usize], engine);
     }
 
-    // The server's ingress: everything dropped but the client; the server's own address and
-    // every other one fall through to the two families' default entries.
-    let entries: Vec<String> = enf
-        .tables
-        .prefixes
+    // The class table: both families' roots, the two pods, the EgressFirewall's prefix.
+    let classes: Vec<String> = enf
+        .classes
         .iter()
-        .filter(|p| p.interface == "iperf/server/ingress")
-        .map(|p| format!("{}/{}", p.addr, p.prefix_len))
+        .map(|c| format!("{}/{}", c.addr, c.prefix_len))
         .collect();
-    assert_eq!(entries, ["0.0.0.0/0", "10.128.0.11/32", "::/0"]);
+    assert_eq!(
+        classes,
+        [
+            "0.0.0.0/0",
+            "8.8.8.0/24",
+            "10.128.0.10/32",
+            "10.128.0.11/32",
+            "::/0"
+        ]
+    );
+    // The server's ingress: everything dropped but the client, the one class with its own
+    // entry; every other class gets the default.
+    let server_in = &enf.rule_sets[set_of(&enf, "iperf/server", Ingress) as usize];
+    let client_class = enf.class_of(client.parse().unwrap()).unwrap();
+    assert_eq!(server_in.regions.len(), 1);
+    assert_eq!(server_in.regions[0].0, client_class);
     let fragment = |pod: &str, remote: &str| {
-        let (ns, name) = pod.split_once('/').unwrap();
-        let ruleset = ruleset_name(ns, name, Ingress);
-        let d = enf
-            .tables
-            .lookup(&ruleset, remote.parse().unwrap(), proto::TCP, None);
+        let d = enf.lookup(
+            set_of(&enf, pod, Ingress),
+            remote.parse().unwrap(),
+            proto::TCP,
+            None,
+        );
         slot(&enf, d)
     };
     // Non-first fragments: the first port that allows, if any.
@@ -437,8 +455,10 @@ fn network_events_examples() {
         (Dropped, vec![isolated_ingress.to_string()])
     );
     assert_eq!(
-        enf.tables
-            .lookup_unparsed("iperf/server/ingress", client.parse().unwrap()),
+        enf.lookup_unparsed(
+            set_of(&enf, "iperf/server", Ingress),
+            client.parse().unwrap()
+        ),
         lookup(
             &enf,
             "iperf/server",
@@ -454,44 +474,27 @@ fn network_events_examples() {
 #[test]
 fn no_policies_compile_to_default_allow() {
     let inv = cluster();
-    let enf = compile_enforcement(&inv, &PolicySet::default(), &local(&["shop/web"])).unwrap();
-    let entries: Vec<String> = enf
-        .tables
-        .prefixes
-        .iter()
-        .map(|p| format!("{} {}/{}", p.interface, p.addr, p.prefix_len))
-        .collect();
-    assert_eq!(
-        entries,
-        [
-            "shop/web/egress 0.0.0.0/0",
-            "shop/web/egress ::/0",
-            "shop/web/ingress 0.0.0.0/0",
-            "shop/web/ingress ::/0"
-        ]
-    );
+    let enf = compile_enforcement(
+        &inv,
+        &PolicySet::default(),
+        &local(&["shop/web", "shop/db"]),
+    )
+    .unwrap();
+    // Two rule sets (one per direction, shared by both pods), each a default and no entry.
+    assert_eq!(enf.rule_sets.len(), 2);
+    assert!(enf.rule_sets.iter().all(|s| s.regions.is_empty()));
+    let (web, db) = (&enf.pods[1], &enf.pods[0]);
+    assert_eq!((web.egress, web.ingress), (db.egress, db.ingress));
+    assert_ne!(web.egress, web.ingress);
     // One slot per direction, with no events; no port tables.
     assert_eq!(enf.decisions.len(), 2);
     assert!(enf
         .decisions
         .iter()
         .all(|d| d.verdict == Verdict::Allowed && d.events.is_empty()));
-    assert_eq!(enf.tables.regions.len(), 2);
-    assert!(enf.tables.regions.iter().all(|r| r.tables.is_empty()));
-    assert_eq!(
-        enf.tables.interfaces,
-        ["shop/web/egress", "shop/web/ingress"]
-    );
-    let rule = &enf.tables.rules[1];
-    assert_eq!(
-        (
-            rule.object.as_str(),
-            rule.interface.as_str(),
-            rule.cidr.as_str(),
-            rule.order
-        ),
-        ("network-policy", "shop/web/ingress", "", 2)
-    );
+    assert_eq!(enf.regions.len(), 2);
+    assert!(enf.regions.iter().all(|r| r.tables.is_empty()));
+    check_structure(&enf);
 }
 
 #[test]
@@ -659,12 +662,39 @@ fn interesting_ports() -> Vec<u16> {
     out
 }
 
-/// Invariants of the compiled form: sorted unique prefixes and interfaces, interned decisions
-/// and regions, well-formed tables, placeholder rules.
+/// Invariants of the compiled form: a sorted class table of unique prefixes with host bits
+/// clear, interned decisions, regions and rule sets, sorted entries that differ from their
+/// rule set's default, well-formed tables.
 fn check_structure(enf: &Enforcement) {
-    let t = &enf.tables;
-    assert!(t.prefixes.windows(2).all(|w| w[0] < w[1]));
-    assert!(t.interfaces.windows(2).all(|w| w[0] < w[1]));
+    let c = &enf.classes;
+    assert!(c.windows(2).all(|w| w[0] < w[1]));
+    let prefixes: HashSet<(IpAddr, u8)> = c.iter().map(|c| (c.addr, c.prefix_len)).collect();
+    assert_eq!(prefixes.len(), c.len(), "one class per prefix");
+    for entry in c {
+        assert!(entry.class < enf.class_count);
+        let cidr: Cidr = format!("{}/{}", entry.addr, entry.prefix_len)
+            .parse()
+            .unwrap();
+        assert_eq!(mask(cidr), entry.addr, "host bits clear");
+    }
+    for root in ["0.0.0.0", "::"] {
+        assert!(enf.class_of(root.parse().unwrap()).is_some());
+    }
+    let sets: HashSet<_> = enf.rule_sets.iter().collect();
+    assert_eq!(sets.len(), enf.rule_sets.len(), "rule sets are interned");
+    for set in &enf.rule_sets {
+        assert!((set.default as usize) < enf.regions.len());
+        assert!(set.regions.windows(2).all(|w| w[0].0 < w[1].0));
+        for (class, region) in &set.regions {
+            assert!(*class < enf.class_count);
+            assert!((*region as usize) < enf.regions.len());
+            assert_ne!(*region, set.default);
+        }
+    }
+    for pod in &enf.pods {
+        assert!((pod.egress as usize) < enf.rule_sets.len());
+        assert!((pod.ingress as usize) < enf.rule_sets.len());
+    }
     let mut pods = enf.pods.clone();
     pods.sort();
     assert_eq!(pods, enf.pods);
@@ -674,15 +704,9 @@ fn check_structure(enf: &Enforcement) {
             "decision {i} is not interned"
         );
     }
-    let regions: HashSet<_> = t.regions.iter().collect();
-    assert_eq!(regions.len(), t.regions.len(), "regions are interned");
-    assert_eq!(t.rules.len(), enf.decisions.len());
-    for (i, rule) in t.rules.iter().enumerate() {
-        assert_eq!(rule.object, "network-policy");
-        assert_eq!(rule.order as usize, i + 1);
-        assert!(t.interfaces.contains(&rule.interface));
-    }
-    for region in &t.regions {
+    let regions: HashSet<_> = enf.regions.iter().collect();
+    assert_eq!(regions.len(), enf.regions.len(), "regions are interned");
+    for region in &enf.regions {
         assert_ne!(region.other.verdict, FwVerdict::Pass);
         assert_eq!(region.unparsed, region.other);
         for table in region.tables.values() {
@@ -698,11 +722,24 @@ fn check_structure(enf: &Enforcement) {
                 .find(|d| d.verdict == FwVerdict::Allow);
             assert_eq!(table.fragment, first_allow.unwrap_or(s[0].decision));
             assert!(s.iter().all(|s| s.decision.verdict != FwVerdict::Pass));
+            let slots = s.iter().map(|s| s.decision).chain([table.fragment]);
+            assert!(slots
+                .into_iter()
+                .all(|d| (d.rule.unwrap() as usize) < enf.decisions.len()));
         }
     }
-    for p in &t.prefixes {
-        assert!((p.region as usize) < t.regions.len());
-        assert!(t.interfaces.contains(&p.interface));
+}
+
+/// The network address of `cidr` (host bits cleared).
+fn mask(cidr: Cidr) -> IpAddr {
+    let keep = |bits: u32| {
+        u128::MAX
+            .checked_shl(bits - u32::from(cidr.prefix))
+            .unwrap_or(0)
+    };
+    match cidr.addr {
+        IpAddr::V4(a) => IpAddr::V4((u32::from(a) & keep(32) as u32).into()),
+        IpAddr::V6(a) => IpAddr::V6((u128::from(a) & keep(128)).into()),
     }
 }
 
@@ -722,19 +759,15 @@ fn rule_sets_agree_with_the_engine() {
     check_structure(&enf);
     assert!(enf.skipped.is_empty());
 
-    // web and web-2 look alike to the policies: the same entries.
-    let entries = |pod: &str| -> Vec<(&str, IpAddr, u8, u32)> {
-        let (ns, name) = pod.split_once('/').unwrap();
-        enf.tables
-            .prefixes
-            .iter()
-            .filter_map(|p| {
-                let direction = p.interface.strip_prefix(&format!("{ns}/{name}/"))?;
-                Some((direction, p.addr, p.prefix_len, p.region))
-            })
-            .collect()
+    // web and web-2 look alike to the policies: they share their rule sets.
+    let sets = |pod: &str| {
+        (
+            set_of(&enf, pod, Direction::Egress),
+            set_of(&enf, pod, Direction::Ingress),
+        )
     };
-    assert_eq!(entries("shop/web"), entries("shop/web-2"));
+    assert_eq!(sets("shop/web"), sets("shop/web-2"));
+    assert_ne!(sets("shop/web"), sets("shop/db"));
 
     let addresses = interesting_addresses(&set, &inv);
     let ports = interesting_ports();
@@ -771,14 +804,14 @@ fn rule_sets_agree_with_the_engine() {
             _ => *rng.pick(&ports),
         };
         let want = expected(&inv, &set, pod, direction, remote, protocol, port);
-        let (ns, name) = pod.split_once('/').unwrap();
-        let ruleset = ruleset_name(ns, name, direction);
+        let ruleset = format!("{pod}/{direction}");
+        let set = set_of(&enf, pod, direction);
         let got = match protocol {
             Protocol::Other => {
                 let number = *rng.pick(&other_numbers);
                 let selector = rng.next() as u16;
-                let d = enf.tables.lookup(&ruleset, remote, number, Some(selector));
-                let unparsed = enf.tables.lookup_unparsed(&ruleset, remote);
+                let d = enf.lookup(set, remote, number, Some(selector));
+                let unparsed = enf.lookup_unparsed(set, remote);
                 assert_eq!(d, unparsed, "{ruleset} {remote} unparsed");
                 d
             }
@@ -795,9 +828,8 @@ fn rule_sets_agree_with_the_engine() {
     }
     // Then the whole grid of interesting points, which reaches every decision.
     for pod in locals {
-        let (ns, name) = pod.split_once('/').unwrap();
         for direction in [Direction::Egress, Direction::Ingress] {
-            let ruleset = ruleset_name(ns, name, direction);
+            let ruleset = format!("{pod}/{direction}");
             for remote in &addresses {
                 for protocol in protocols {
                     let ports = if protocol == Protocol::Other {
@@ -863,4 +895,237 @@ fn every_port_of_some_pairs_agrees() {
             }
         }
     }
+}
+
+/// A synthetic cluster: `namespaces` namespaces (team, env labels) of Deployments of 4 pods
+/// (app, tier, pod-template-hash; named ports), every third namespace dual-stack, 6 nodes; per
+/// namespace a default deny, allow rules by app with ports, ranges and named ports, ipBlocks
+/// with except, egress to the internet and to other teams; two ANPs, a BANP, EgressFirewalls.
+fn synthetic(namespaces: usize, per_namespace: usize) -> (Inventory, PolicySet, Vec<String>) {
+    const APPS: [&str; 6] = ["web", "api", "db", "cache", "queue", "auth"];
+    let nodes: Vec<NodeInfo> = (0..6)
+        .map(|n| NodeInfo {
+            name: format!("node-{n}"),
+            labels: labels(&[("role", if n < 4 { "worker" } else { "infra" })]),
+            ips: vec![
+                format!("10.0.0.{}", 10 + n).parse().unwrap(),
+                format!("fd01::{:x}", 10 + n).parse().unwrap(),
+            ],
+        })
+        .collect();
+    let mut pods = Vec::new();
+    let mut locals = Vec::new();
+    let mut text = String::new();
+    for n in 0..namespaces {
+        let ns = format!("ns-{n}");
+        for i in 0..per_namespace {
+            let (d, replica) = (i / 4, i % 4);
+            let app = APPS[(n + d) % APPS.len()];
+            let tier = ["frontend", "backend", "db"][d % 3];
+            let k = n * per_namespace + i;
+            let mut ips = vec![format!("10.128.{}.{}", k / 250, 2 + k % 250)
+                .parse()
+                .unwrap()];
+            if n % 3 == 0 {
+                ips.push(format!("fd00::{:x}", 2 + k).parse().unwrap());
+            }
+            let node = k % nodes.len();
+            let hash = format!("h{n}x{d}");
+            pods.push(PodInfo {
+                namespace: ns.clone(),
+                name: format!("{app}-{hash}-{replica}"),
+                labels: labels(&[("app", app), ("tier", tier), ("pod-template-hash", &hash)]),
+                ips,
+                named_ports: vec![
+                    port(
+                        "http",
+                        3000 + 10 * ((n + d) % APPS.len()) as u16,
+                        Protocol::Tcp,
+                    ),
+                    port("metrics", 9090, Protocol::Tcp),
+                ],
+                host_ips: nodes[node].ips.clone(),
+            });
+            if node == 0 {
+                locals.push(format!("{ns}/{app}-{hash}-{replica}"));
+            }
+        }
+        let (app, peer) = (APPS[n % APPS.len()], APPS[(n + 1) % APPS.len()]);
+        let team = format!("team-{}", (n + 1) % 3);
+        text.push_str(&format!(
+            r#"
+---
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata: {{name: default-deny, namespace: {ns}}}
+spec: {{podSelector: {{}}, policyTypes: [Ingress]}}
+---
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata: {{name: allow-{peer}, namespace: {ns}}}
+spec:
+  podSelector: {{matchLabels: {{app: {app}}}}}
+  ingress:
+  - from: [{{podSelector: {{matchLabels: {{app: {peer}}}}}}}]
+    ports: [{{port: 80}}, {{port: 8080, endPort: 8090}}, {{port: http}}]
+  - from:
+    - ipBlock: {{cidr: 10.0.0.0/8, except: [10.128.0.0/14, 10.0.0.0/24]}}
+    - ipBlock: {{cidr: 192.168.{n}.0/24}}
+    ports: [{{port: 443}}, {{port: 5353, protocol: UDP}}]
+  - from:
+    - namespaceSelector: {{matchLabels: {{team: {team}}}}}
+      podSelector: {{matchLabels: {{tier: frontend}}}}
+    ports: [{{port: metrics}}]
+---
+kind: NetworkPolicy
+apiVersion: networking.k8s.io/v1
+metadata: {{name: egress-{app}, namespace: {ns}}}
+spec:
+  podSelector: {{matchLabels: {{tier: backend}}}}
+  policyTypes: [Egress]
+  egress:
+  - to: [{{ipBlock: {{cidr: 0.0.0.0/0, except: [10.0.0.0/8]}}}}]
+    ports: [{{port: 443}}]
+  - to: [{{namespaceSelector: {{matchLabels: {{team: team-0}}}}, podSelector: {{matchLabels: {{app: api}}}}}}]
+    ports: [{{port: http}}, {{port: 53, protocol: UDP}}]
+  - to: [{{podSelector: {{}}}}]
+"#
+        ));
+        if n % 2 == 0 {
+            text.push_str(&format!(
+                r#"
+---
+apiVersion: k8s.ovn.org/v1
+kind: EgressFirewall
+metadata: {{name: default, namespace: {ns}}}
+spec:
+  egress:
+  - {{type: Allow, to: {{cidrSelector: 203.0.113.0/24}}, ports: [{{protocol: TCP, port: 443}}]}}
+  - {{type: Allow, to: {{nodeSelector: {{matchLabels: {{role: infra}}}}}}}}
+  - {{type: Deny, to: {{cidrSelector: 0.0.0.0/0}}}}
+"#
+            ));
+        }
+    }
+    text.push_str(
+        r#"
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: guardrails}
+spec:
+  priority: 5
+  subject: {namespaces: {}}
+  ingress:
+  - {action: Allow, from: [{namespaces: {matchLabels: {team: team-0}}}], ports: [{namedPort: metrics}]}
+  - {action: Pass, from: [{namespaces: {}}]}
+  egress:
+  - {action: Deny, to: [{networks: [169.254.169.254/32, "fd00:ec2::254/128"]}]}
+  - {action: Allow, to: [{nodes: {matchLabels: {role: worker}}}], ports: [{portNumber: {protocol: TCP, port: 10250}}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: AdminNetworkPolicy
+metadata: {name: isolate-dev}
+spec:
+  priority: 10
+  subject: {pods: {namespaceSelector: {matchLabels: {env: prod}}, podSelector: {matchLabels: {tier: db}}}}
+  ingress:
+  - {action: Deny, from: [{namespaces: {matchLabels: {env: dev}}}]}
+---
+apiVersion: policy.networking.k8s.io/v1alpha1
+kind: BaselineAdminNetworkPolicy
+metadata: {name: default}
+spec:
+  subject: {namespaces: {}}
+  egress:
+  - {action: Deny, to: [{networks: [192.0.2.0/24]}]}
+"#,
+    );
+    let namespaces = (0..namespaces)
+        .map(|n| NamespaceInfo {
+            name: format!("ns-{n}"),
+            labels: labels(&[
+                ("team", &format!("team-{}", n % 3)),
+                ("env", if n % 2 == 0 { "prod" } else { "dev" }),
+            ]),
+        })
+        .collect();
+    let inv = Inventory {
+        pods,
+        namespaces,
+        nodes,
+    };
+    (inv, policies(&[&text]), locals)
+}
+
+#[test]
+fn a_larger_synthetic_cluster_agrees_with_the_engine() {
+    let (inv, set, locals) = synthetic(12, 40);
+    let locals: Vec<&str> = locals.iter().map(String::as_str).collect();
+    assert!(locals.len() >= 60, "{} local pods", locals.len());
+    let enf = compile_enforcement(&inv, &set, &local(&locals)).unwrap();
+    check_structure(&enf);
+    assert_eq!(enf.pods.len(), locals.len());
+    // The class trie holds about one entry per address and prefix, not per rule set; pods that
+    // look alike share rule sets, and rule sets hold only the classes off their default.
+    let addresses: usize = inv.pods.iter().map(|p| p.ips.len()).sum::<usize>() + 12;
+    assert!(enf.classes.len() <= addresses + 64, "{}", enf.classes.len());
+    assert!(enf.rule_sets.len() < 2 * locals.len());
+    // No selector reads pod-template-hash: pods of one namespace with the same app and tier
+    // (two Deployments) share a class.
+    let label_sets: HashSet<(&str, &BTreeMap<String, String>)> = inv
+        .pods
+        .iter()
+        .map(|p| (p.namespace.as_str(), &p.labels))
+        .collect();
+    let pod_classes: HashSet<u32> = inv
+        .pods
+        .iter()
+        .flat_map(|p| &p.ips)
+        .map(|ip| enf.class_of(*ip).unwrap())
+        .collect();
+    assert!(
+        pod_classes.len() < label_sets.len(),
+        "{} pod classes, {} label sets",
+        pod_classes.len(),
+        label_sets.len()
+    );
+    assert!(
+        enf.region_entries() < enf.rule_sets.len() * enf.class_count as usize / 2,
+        "{} entries",
+        enf.region_entries()
+    );
+
+    let addresses = interesting_addresses(&set, &inv);
+    let ports = interesting_ports();
+    let mut ports = ports.clone();
+    ports.extend([80, 81, 3000, 3010, 3020, 3030, 3040, 3050, 8090, 8091, 5353]);
+    let protocols = [Protocol::Tcp, Protocol::Udp, Protocol::Other];
+    let mut rng = Rng(0xD1B5_4A32_D192_ED03);
+    let mut seen = HashSet::new();
+    for i in 0..15_000 {
+        let pod = *rng.pick(&locals);
+        let direction = *rng.pick(&[Direction::Egress, Direction::Ingress]);
+        let remote = match rng.below(5) {
+            0 => to_ip(false, u128::from(rng.next() as u32)),
+            _ => *rng.pick(&addresses),
+        };
+        let protocol = *rng.pick(&protocols);
+        let port = if protocol == Protocol::Other {
+            0
+        } else {
+            *rng.pick(&ports)
+        };
+        let want = expected(&inv, &set, pod, direction, remote, protocol, port);
+        let got = lookup(&enf, pod, direction, remote, protocol, port);
+        let rule = got.rule.expect("a slot") as usize;
+        assert_eq!(
+            enf.decisions[rule], want,
+            "case {i}: {pod} {direction} {remote} {protocol}/{port}"
+        );
+        slot(&enf, got);
+        seen.insert(rule);
+    }
+    // Allowed and dropped, by every tier.
+    assert!(seen.len() >= 10, "{} decisions reached", seen.len());
 }

@@ -314,8 +314,8 @@ impl Follower {
     }
 
     /// Compiles the network policies for the local pods among `pods` and puts them in force,
-    /// when the inventory, the policies or the set of local pods changed. A compile error keeps
-    /// the previous tables.
+    /// when the inventory, the policies or the set of local pods changed. A compile error, or
+    /// tables that do not fit the kernel maps, keep the previous tables in force.
     fn enforce_policies(&mut self, pods: &[GuardedPod]) -> anyhow::Result<()> {
         let local = self.guard.local_pods(pods);
         let generation = self.inventory.generation();
@@ -336,16 +336,28 @@ impl Follower {
         let started = Instant::now();
         match netpol::compile_enforcement(inventory, set, &names) {
             Ok(enforcement) => {
+                let compiled = started.elapsed();
+                let (pods, decisions) = (enforcement.pods.len(), enforcement.decisions.len());
+                let (classes, rule_sets) = (enforcement.classes.len(), enforcement.rule_sets.len());
+                let region_entries = enforcement.region_entries();
+                // A new generation that does not fit the maps leaves the one in force: like a
+                // compile error, reported and retried when the inventory or pods change.
+                if let Err(e) = self.guard.set_network_policy(Some(enforcement)) {
+                    warn!("network policies: {e}");
+                    self.compiled_for = Some((generation, local));
+                    return Ok(());
+                }
+                let write = self.guard.last_rules_write();
                 info!(
-                    pods = enforcement.pods.len(),
-                    decisions = enforcement.decisions.len(),
-                    prefixes = enforcement.tables.prefixes.len(),
-                    compile_ms = started.elapsed().as_millis() as u64,
+                    pods,
+                    decisions,
+                    classes,
+                    rule_sets,
+                    region_entries,
+                    compile_ms = compiled.as_millis() as u64,
+                    apply_ms = (write.clear + write.write).as_millis() as u64,
                     "network policies enforced"
                 );
-                self.guard
-                    .set_network_policy(Some(enforcement))
-                    .context("putting the network policies in force")?;
             }
             Err(e) => warn!("network policies: {e}; the previous tables stay in force"),
         }

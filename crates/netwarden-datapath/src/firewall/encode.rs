@@ -4,7 +4,7 @@ use netwarden_bpf::firewall_abi::{
     FwLpmData, FwRegion, FwTable, FwTableKey, SCOPE_GEN, SCOPE_V6, SLOT_SHIFT, VERDICT_ALLOW,
     VERDICT_DENY, VERDICT_FAILSAFE, VERDICT_PASS,
 };
-use netwarden_policy::firewall::compiled::{CompiledFirewall, Decision, Verdict};
+use netwarden_policy::firewall::compiled::{CompiledFirewall, Decision, PortTable, Verdict};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -30,6 +30,21 @@ pub fn decision_word(d: &Decision, slots: &[u32]) -> u32 {
         .copied()
         .unwrap_or(0);
     (slot << SLOT_SHIFT) | u32::from(verdict)
+}
+
+/// The kernel value of a port table (the compilers never produce more segments than it holds;
+/// a count past its size makes the kernel's search give up).
+pub fn table_value(table: &PortTable, slots: &[u32]) -> FwTable {
+    let mut t = FwTable {
+        count: table.segments.len() as u16,
+        fragment: decision_word(&table.fragment, slots),
+        ..Default::default()
+    };
+    for (i, seg) in table.segments.iter().take(t.starts.len()).enumerate() {
+        t.starts[i] = seg.start;
+        t.decisions[i] = decision_word(&seg.decision, slots);
+    }
+    t
 }
 
 /// The trie key of `addr/len` on interface `ifindex` in generation `gen`.
@@ -85,15 +100,7 @@ pub fn encode(
             continue;
         }
         for (&proto, table) in &region.tables {
-            let mut t = FwTable {
-                count: table.segments.len() as u16,
-                fragment: decision_word(&table.fragment, slots),
-                ..Default::default()
-            };
-            for (i, seg) in table.segments.iter().take(t.starts.len()).enumerate() {
-                t.starts[i] = seg.start;
-                t.decisions[i] = decision_word(&seg.decision, slots);
-            }
+            let t = table_value(table, slots);
             out.tables.push((
                 FwTableKey {
                     region: id as u32,
@@ -111,7 +118,7 @@ pub fn encode(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use netwarden_policy::firewall::compiled::{PortTable, PrefixEntry, Region, Segment};
+    use netwarden_policy::firewall::compiled::{PrefixEntry, Region, Segment};
 
     fn deny(rule: u32) -> Decision {
         Decision {

@@ -11,7 +11,7 @@ mod events;
 mod slots;
 pub mod state;
 
-pub use encode::{decision_word, encode, lpm_key, KernelEntries};
+pub use encode::{decision_word, encode, lpm_key, table_value, KernelEntries};
 pub use events::{EventReader, FirewallEvent};
 pub use state::{Attachment, FirewallState, RuleRecord};
 

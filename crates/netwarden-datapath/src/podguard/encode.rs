@@ -1,11 +1,84 @@
 //! Kernel values of the pod guard's inputs (pure: no maps touched here).
 
+use crate::firewall::{decision_word, lpm_key, table_value};
+use netwarden_bpf::firewall_abi::{FwLpmData, FwRegion, FwTable, FwTableKey};
 use netwarden_bpf::podguard_abi::{
-    PgCidrData, PgPod, MODE_BLOCK_EXTERNAL, MODE_MONITOR, MODE_POLICY, MODE_RULES,
+    PgCidrData, PgNpKey, PgPod, PgSetKey, CLASS_DEFAULT, MODE_BLOCK_EXTERNAL, MODE_MONITOR,
+    MODE_POLICY, MODE_RULES,
 };
 use netwarden_policy::firewall::model::Cidr;
+use netwarden_policy::netpol::{EnforcedPod, Enforcement};
 use netwarden_policy::podguard::{Assignment, Mode};
 use std::net::IpAddr;
+
+/// Network-policy entries of one generation (see `podguard_abi.h`).
+#[derive(Debug, Default, PartialEq)]
+pub struct PolicyEntries {
+    /// Class trie: (prefix length as the trie counts it, key data, class).
+    pub classes: Vec<(u32, FwLpmData, u32)>,
+    /// Pod scope -> rule set.
+    pub sets: Vec<(PgSetKey, u32)>,
+    /// (rule set, class) -> region, and (rule set, [`CLASS_DEFAULT`]) -> its default.
+    pub regions: Vec<(PgNpKey, FwRegion)>,
+    /// Port tables of the regions, in the guard's shared table map.
+    pub tables: Vec<(FwTableKey, FwTable)>,
+}
+
+/// The entries of `e` in generation `gen`. `scopes` gives a pod's (egress, ingress) scopes
+/// (pods without are left out); region ids start at `region_offset` and decision slots at
+/// `slot_offset`, after the guard's own rules.
+pub fn policy_entries(
+    e: &Enforcement,
+    scopes: impl Fn(&EnforcedPod) -> Option<(u32, u32)>,
+    region_offset: u32,
+    slot_offset: u32,
+    gen: u32,
+) -> PolicyEntries {
+    let slots: Vec<u32> = (0..e.decisions.len() as u32)
+        .map(|i| slot_offset + i)
+        .collect();
+    let mut out = PolicyEntries::default();
+    for c in &e.classes {
+        let (len, data) = lpm_key(0, gen, c.addr, c.prefix_len);
+        out.classes.push((len, data, c.class));
+    }
+    for pod in &e.pods {
+        let Some((egress, ingress)) = scopes(pod) else {
+            continue;
+        };
+        for (scope, set) in [(egress, pod.egress), (ingress, pod.ingress)] {
+            out.sets.push((PgSetKey { scope, gen }, set));
+        }
+    }
+    let value = |region: u32| {
+        let r = &e.regions[region as usize];
+        FwRegion {
+            region: region_offset + region,
+            other: decision_word(&r.other, &slots),
+            unparsed: decision_word(&r.unparsed, &slots),
+        }
+    };
+    for (set, rules) in e.rule_sets.iter().enumerate() {
+        let set = set as u32;
+        let default = (CLASS_DEFAULT, rules.default);
+        for (class, region) in std::iter::once(default).chain(rules.regions.iter().copied()) {
+            out.regions
+                .push((PgNpKey { set, class, gen }, value(region)));
+        }
+    }
+    for (id, region) in e.regions.iter().enumerate() {
+        for (&proto, table) in &region.tables {
+            let key = FwTableKey {
+                region: region_offset + id as u32,
+                proto,
+                gen: gen as u8,
+                _pad: 0,
+            };
+            out.tables.push((key, table_value(table, &slots)));
+        }
+    }
+    out
+}
 
 /// The kernel entry of a pod guarded by `assignment` (if any; without the pod id) and judged by
 /// the network-policy rule sets `policy` (egress, ingress scopes), if any.

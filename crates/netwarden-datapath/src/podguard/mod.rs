@@ -18,7 +18,7 @@ mod netlink;
 pub mod resolve;
 mod sync;
 
-pub use encode::{cluster_key, modes_text, pod_value};
+pub use encode::{cluster_key, modes_text, pod_value, policy_entries, PolicyEntries};
 pub use events::{protocol_name, PodGuardEvent, PodRef, Verdict};
 pub use resolve::{Resolution, Resolver};
 pub use sync::{GuardedPod, PodChange};
@@ -29,15 +29,16 @@ use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap as BpfHashMap, Map, MapData, PerCpuArray, RingBuf};
 use aya::programs::SchedClassifier;
 use aya::{Ebpf, EbpfLoader};
-use netwarden_bpf::firewall_abi::{FwLpmData, FwRegion, FwTable, FwTableKey, SCOPE_GEN};
+use netwarden_bpf::firewall_abi::{FwLpmData, FwRegion, FwTable, FwTableKey};
 use netwarden_bpf::podguard_abi::{
-    PgCidrData, PgConfig, PgCounter, PgEvent, PgEventBudget, PgPod, PgPodCounters, STATE_GEN,
+    PgCidrData, PgConfig, PgCounter, PgEvent, PgEventBudget, PgNpKey, PgPod, PgPodCounters,
+    PgSetKey, STATE_GEN,
 };
 use netwarden_bpf::podguard_names as names;
 use netwarden_policy::firewall::compiled::CompiledFirewall;
 use netwarden_policy::firewall::model::Cidr;
 use netwarden_policy::firewall::Problem;
-use netwarden_policy::netpol::{DirectionVerdict, Enforcement};
+use netwarden_policy::netpol::{ruleset_name, Direction, DirectionVerdict, Enforcement};
 use netwarden_policy::podguard::{rule_set_of_object, PodGuardPolicy};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::os::fd::{AsFd, AsRawFd};
@@ -54,6 +55,14 @@ pub struct PodGuardOptions {
     pub max_pods: u32,
     /// Connections remembered (least recently used make room).
     pub max_connections: u32,
+    /// Network policy: entries of the address-class trie, both generations (one per pod and
+    /// node address and policy prefix and generation).
+    pub max_policy_classes: u32,
+    /// Network policy: (rule set, class) entries, both generations (per rule set, the classes
+    /// whose region is not its default, plus one).
+    pub max_policy_regions: u32,
+    /// Port tables of the guard's rules and of network policy, both generations.
+    pub max_rule_tables: u32,
 }
 
 impl Default for PodGuardOptions {
@@ -63,6 +72,12 @@ impl Default for PodGuardOptions {
             connection_idle: Duration::from_secs(120),
             max_pods: 4096,
             max_connections: 65536,
+            // A 10,000-pod cluster (a third dual-stack) needs about 14,000 classes and 100
+            // local pods some 30,000 region entries per generation; both fit twice with room.
+            // Trie and hash entries are allocated on use (BPF_F_NO_PREALLOC).
+            max_policy_classes: 1 << 18,
+            max_policy_regions: 1 << 19,
+            max_rule_tables: 1 << 15,
         }
     }
 }
@@ -92,6 +107,17 @@ pub enum PodGuardError {
         what: &'static str,
         needed: usize,
         capacity: usize,
+    },
+    #[error(
+        "map {table} is too small for the new rules: the new generation needs {needed} entries, \
+         the generation in force holds {in_use}, the map holds at most {capacity}; the rules in \
+         force stay"
+    )]
+    TableFull {
+        table: &'static str,
+        needed: usize,
+        in_use: usize,
+        capacity: u32,
     },
     #[error("routing (netlink): {0}")]
     Netlink(std::io::Error),
@@ -132,6 +158,44 @@ struct GuardRules {
     names: HashMap<u32, String>,
 }
 
+/// The keys written into one generation of the rule maps, so the next write into it removes
+/// exactly them (the guard owns its maps from load, nothing else writes them).
+#[derive(Debug, Default)]
+struct Written {
+    /// (prefix length as the trie counts it, key data).
+    prefixes: Vec<(u32, FwLpmData)>,
+    tables: Vec<FwTableKey>,
+    classes: Vec<(u32, FwLpmData)>,
+    sets: Vec<PgSetKey>,
+    regions: Vec<PgNpKey>,
+}
+
+/// Sizes of the rule maps, from [`PodGuardOptions`] and the object.
+#[derive(Debug, Clone, Copy)]
+struct RuleCapacity {
+    prefixes: u32,
+    tables: u32,
+    classes: u32,
+    sets: u32,
+    regions: u32,
+}
+
+/// How long the last write of the rule maps took, and what it wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RulesWrite {
+    /// Entries of the generation's guard rule prefixes, port tables, network-policy classes,
+    /// rule sets (pod scopes) and regions.
+    pub prefixes: usize,
+    pub tables: usize,
+    pub classes: usize,
+    pub sets: usize,
+    pub regions: usize,
+    /// Removing the idle generation's previous entries.
+    pub clear: Duration,
+    /// Writing the new entries and flipping the generation.
+    pub write: Duration,
+}
+
 /// The loaded pod guard and everything attached to it.
 pub struct PodGuard {
     // Links first: they go before the programs.
@@ -142,6 +206,13 @@ pub struct PodGuard {
     cluster: LpmTrie<MapData, PgCidrData, u32>,
     rule_prefixes: LpmTrie<MapData, FwLpmData, FwRegion>,
     rule_tables: BpfHashMap<MapData, FwTableKey, FwTable>,
+    np_classes: LpmTrie<MapData, FwLpmData, u32>,
+    np_sets: BpfHashMap<MapData, PgSetKey, u32>,
+    np_regions: BpfHashMap<MapData, PgNpKey, FwRegion>,
+    capacity: RuleCapacity,
+    /// What each generation of the rule maps holds.
+    written: [Written; 2],
+    last_write: RulesWrite,
     pod_counters: PerCpuArray<MapData, PgPodCounters>,
     budgets: PerCpuArray<MapData, PgEventBudget>,
     counters: PerCpuArray<MapData, u64>,
@@ -168,6 +239,16 @@ pub struct PodGuard {
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// The size a map of the loaded object was created with.
+fn ebpf_max_entries(ebpf: &Ebpf, name: &'static str) -> Result<u32, PodGuardError> {
+    let map = ebpf.map(name).ok_or(PodGuardError::Missing(name))?;
+    let data = match map {
+        Map::LpmTrie(d) | Map::HashMap(d) => d,
+        _ => return Err(PodGuardError::Missing(name)),
+    };
+    data.info().map(|i| i.max_entries()).map_err(map_err(name))
 }
 
 fn take(ebpf: &mut Ebpf, name: &'static str) -> Result<Map, PodGuardError> {
@@ -213,11 +294,17 @@ impl PodGuard {
                 capacity: 0,
             });
         }
+        // Every local pod has two policy scopes in each generation.
+        let sets = opts.max_pods.saturating_mul(4);
         let mut ebpf = EbpfLoader::new()
             .map_max_entries(names::PODS, opts.max_pods)
             .map_max_entries(names::POD_COUNTERS, opts.max_pods)
             .map_max_entries(names::EVENT_BUDGET, opts.max_pods)
             .map_max_entries(names::CONNS, opts.max_connections)
+            .map_max_entries(names::NP_CLASSES, opts.max_policy_classes)
+            .map_max_entries(names::NP_SETS, sets)
+            .map_max_entries(names::NP_REGIONS, opts.max_policy_regions)
+            .map_max_entries(names::RULE_TABLES, opts.max_rule_tables)
             .load(netwarden_bpf::PODGUARD_OBJECT)?;
         for name in [names::INGRESS, names::EGRESS] {
             classifier(&mut ebpf, name)?
@@ -230,10 +317,24 @@ impl PodGuard {
             BpfHashMap::try_from(take(&mut ebpf, names::PODS)?).map_err(map_err(names::PODS))?;
         let cluster =
             LpmTrie::try_from(take(&mut ebpf, names::CLUSTER)?).map_err(map_err(names::CLUSTER))?;
+        let rule_prefixes_max = ebpf_max_entries(&ebpf, names::RULE_PREFIXES)?;
         let rule_prefixes = LpmTrie::try_from(take(&mut ebpf, names::RULE_PREFIXES)?)
             .map_err(map_err(names::RULE_PREFIXES))?;
         let rule_tables = BpfHashMap::try_from(take(&mut ebpf, names::RULE_TABLES)?)
             .map_err(map_err(names::RULE_TABLES))?;
+        let np_classes = LpmTrie::try_from(take(&mut ebpf, names::NP_CLASSES)?)
+            .map_err(map_err(names::NP_CLASSES))?;
+        let np_sets = BpfHashMap::try_from(take(&mut ebpf, names::NP_SETS)?)
+            .map_err(map_err(names::NP_SETS))?;
+        let np_regions = BpfHashMap::try_from(take(&mut ebpf, names::NP_REGIONS)?)
+            .map_err(map_err(names::NP_REGIONS))?;
+        let capacity = RuleCapacity {
+            prefixes: rule_prefixes_max,
+            tables: opts.max_rule_tables,
+            classes: opts.max_policy_classes,
+            sets,
+            regions: opts.max_policy_regions,
+        };
         let pod_counters = PerCpuArray::try_from(take(&mut ebpf, names::POD_COUNTERS)?)
             .map_err(map_err(names::POD_COUNTERS))?;
         let budgets = PerCpuArray::try_from(take(&mut ebpf, names::EVENT_BUDGET)?)
@@ -256,6 +357,12 @@ impl PodGuard {
             cluster,
             rule_prefixes,
             rule_tables,
+            np_classes,
+            np_sets,
+            np_regions,
+            capacity,
+            written: Default::default(),
+            last_write: RulesWrite::default(),
             pod_counters,
             budgets,
             counters,
@@ -353,8 +460,10 @@ impl PodGuard {
     ) -> Result<(), PodGuardError> {
         if let Some(e) = &enforcement {
             for pod in &e.pods {
-                for set in [&pod.egress, &pod.ingress] {
-                    if !self.policy_scopes.contains_key(set) {
+                let names = [Direction::Egress, Direction::Ingress]
+                    .map(|d| ruleset_name(&pod.namespace, &pod.name, d));
+                for set in names {
+                    if !self.policy_scopes.contains_key(&set) {
                         let id = POLICY_SCOPE_BASE + self.policy_scopes.len() as u32;
                         if id >= POLICY_SCOPE_END {
                             return Err(PodGuardError::Capacity {
@@ -363,7 +472,7 @@ impl PodGuard {
                                 capacity: (POLICY_SCOPE_END - POLICY_SCOPE_BASE) as usize,
                             });
                         }
-                        self.policy_scopes.insert(set.clone(), id);
+                        self.policy_scopes.insert(set, id);
                     }
                 }
             }
@@ -375,41 +484,36 @@ impl PodGuard {
     /// The policy rule-set scopes of a pod, when network policy is in force for it.
     fn policy_scopes_of(&self, pod: &PodRef) -> Option<(u32, u32)> {
         let e = self.netpol.as_ref()?;
-        let p = e
-            .pods
-            .binary_search_by(|p| {
-                (p.namespace.as_str(), p.name.as_str())
-                    .cmp(&(pod.namespace.as_str(), pod.name.as_str()))
-            })
-            .ok()
-            .and_then(|i| e.pods.get(i))?;
-        Some((
-            *self.policy_scopes.get(&p.egress)?,
-            *self.policy_scopes.get(&p.ingress)?,
-        ))
+        e.pod(&pod.namespace, &pod.name)?;
+        self.scopes_named(&pod.namespace, &pod.name)
     }
 
-    /// Writes the guard's rule sets and the network-policy rule sets into the idle generation of
-    /// the tables, then flips the generation.
-    fn write_rules(&mut self) -> Result<(), PodGuardError> {
-        let mut compiled = self.guard_rules.compiled.clone();
-        let mut scopes = self.guard_rules.scopes.clone();
-        let offset = match &self.netpol {
-            Some(e) => {
-                scopes.extend(
-                    self.policy_scopes
-                        .iter()
-                        .map(|(name, id)| (name.clone(), *id)),
-                );
-                compiled.append(&e.tables)
-            }
-            None => compiled.rules.len() as u32,
+    /// The (egress, ingress) scopes given to pod `namespace/name`.
+    fn scopes_named(&self, namespace: &str, name: &str) -> Option<(u32, u32)> {
+        let scope = |d| {
+            self.policy_scopes
+                .get(&ruleset_name(namespace, name, d))
+                .copied()
         };
+        Some((scope(Direction::Egress)?, scope(Direction::Ingress)?))
+    }
+
+    /// What the last write of the rule maps wrote and how long it took.
+    pub fn last_rules_write(&self) -> RulesWrite {
+        self.last_write
+    }
+
+    /// Writes the guard's rule sets and the network-policy tables into the idle generation of
+    /// the maps, then flips the generation. When the new generation does not fit, nothing is
+    /// touched and the generation in force stays.
+    fn write_rules(&mut self) -> Result<(), PodGuardError> {
+        let compiled = &self.guard_rules.compiled;
         const MAX_SLOTS: usize = 1 << 24;
-        if compiled.rules.len() > MAX_SLOTS {
+        let decisions = self.netpol.as_ref().map_or(0, |e| e.decisions.len());
+        if compiled.rules.len() + decisions > MAX_SLOTS {
             return Err(PodGuardError::Capacity {
                 what: "pod guard rules and network-policy decisions",
-                needed: compiled.rules.len(),
+                needed: compiled.rules.len() + decisions,
                 capacity: MAX_SLOTS,
             });
         }
@@ -419,47 +523,150 @@ impl PodGuard {
         } else {
             0
         };
-        let entries = crate::firewall::encode(&compiled, &scopes, &slots, gen);
+        let guard = crate::firewall::encode(compiled, &self.guard_rules.scopes, &slots, gen);
+        // Network-policy regions and decision slots follow the guard's own.
+        let region_offset = compiled.regions.len() as u32;
+        let offset = compiled.rules.len() as u32;
+        let policy = match &self.netpol {
+            Some(e) => policy_entries(
+                e,
+                |pod| self.scopes_named(&pod.namespace, &pod.name),
+                region_offset,
+                offset,
+                gen,
+            ),
+            None => PolicyEntries::default(),
+        };
+        self.check_fits(gen, &guard, &policy)?;
+
+        let started = std::time::Instant::now();
         self.clear_rule_generation(gen)?;
-        for (len, data, region) in &entries.prefixes {
+        let cleared = started.elapsed();
+        let written = &mut self.written[gen as usize];
+        for (len, data, region) in &guard.prefixes {
             self.rule_prefixes
                 .insert(&Key::new(*len, *data), region, 0)
                 .map_err(map_err(names::RULE_PREFIXES))?;
+            written.prefixes.push((*len, *data));
         }
-        for (key, table) in &entries.tables {
+        for (key, table) in guard.tables.iter().chain(&policy.tables) {
             self.rule_tables
                 .insert(key, table, 0)
                 .map_err(map_err(names::RULE_TABLES))?;
+            written.tables.push(*key);
+        }
+        for (key, region) in &policy.regions {
+            self.np_regions
+                .insert(key, region, 0)
+                .map_err(map_err(names::NP_REGIONS))?;
+            written.regions.push(*key);
+        }
+        for (key, set) in &policy.sets {
+            self.np_sets
+                .insert(key, set, 0)
+                .map_err(map_err(names::NP_SETS))?;
+            written.sets.push(*key);
+        }
+        for (len, data, class) in &policy.classes {
+            self.np_classes
+                .insert(&Key::new(*len, *data), class, 0)
+                .map_err(map_err(names::NP_CLASSES))?;
+            written.classes.push((*len, *data));
         }
         self.cfg.state = (self.cfg.state & !STATE_GEN) | gen;
         self.write_config()?;
         self.rules_applied = true;
         self.netpol_offset = offset;
+        self.last_write = RulesWrite {
+            prefixes: guard.prefixes.len(),
+            tables: guard.tables.len() + policy.tables.len(),
+            classes: policy.classes.len(),
+            sets: policy.sets.len(),
+            regions: policy.regions.len(),
+            clear: cleared,
+            write: started.elapsed() - cleared,
+        };
         Ok(())
     }
 
-    fn clear_rule_generation(&mut self, gen: u32) -> Result<(), PodGuardError> {
-        let stale: Vec<Key<FwLpmData>> = self
-            .rule_prefixes
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| (k.data().scope & SCOPE_GEN != 0) == (gen != 0))
-            .collect();
-        for k in stale {
-            self.rule_prefixes
-                .remove(&k)
-                .map_err(map_err(names::RULE_PREFIXES))?;
+    /// Fails with the first map the new generation `gen` does not fit next to the one in force.
+    fn check_fits(
+        &self,
+        gen: u32,
+        guard: &crate::firewall::KernelEntries,
+        policy: &PolicyEntries,
+    ) -> Result<(), PodGuardError> {
+        let live = &self.written[(gen ^ 1) as usize];
+        let cap = self.capacity;
+        let maps = [
+            (
+                names::RULE_PREFIXES,
+                guard.prefixes.len(),
+                live.prefixes.len(),
+                cap.prefixes,
+            ),
+            (
+                names::RULE_TABLES,
+                guard.tables.len() + policy.tables.len(),
+                live.tables.len(),
+                cap.tables,
+            ),
+            (
+                names::NP_CLASSES,
+                policy.classes.len(),
+                live.classes.len(),
+                cap.classes,
+            ),
+            (names::NP_SETS, policy.sets.len(), live.sets.len(), cap.sets),
+            (
+                names::NP_REGIONS,
+                policy.regions.len(),
+                live.regions.len(),
+                cap.regions,
+            ),
+        ];
+        for (table, needed, in_use, capacity) in maps {
+            if needed + in_use > capacity as usize {
+                return Err(PodGuardError::TableFull {
+                    table,
+                    needed,
+                    in_use,
+                    capacity,
+                });
+            }
         }
-        let stale: Vec<FwTableKey> = self
-            .rule_tables
-            .keys()
-            .filter_map(Result::ok)
-            .filter(|k| u32::from(k.gen) == gen)
-            .collect();
-        for k in stale {
-            self.rule_tables
-                .remove(&k)
-                .map_err(map_err(names::RULE_TABLES))?;
+        Ok(())
+    }
+
+    /// Removes what generation `gen` of the rule maps holds (it is not in force).
+    fn clear_rule_generation(&mut self, gen: u32) -> Result<(), PodGuardError> {
+        let old = std::mem::take(&mut self.written[gen as usize]);
+        // Missing keys are fine: a failed write may have recorded less than it tried.
+        fn gone<E>(
+            r: Result<(), aya::maps::MapError>,
+            f: impl FnOnce(aya::maps::MapError) -> E,
+        ) -> Result<(), E> {
+            match r {
+                Ok(()) | Err(aya::maps::MapError::KeyNotFound) => Ok(()),
+                Err(e) => Err(f(e)),
+            }
+        }
+        for (len, data) in &old.classes {
+            let k = Key::new(*len, *data);
+            gone(self.np_classes.remove(&k), map_err(names::NP_CLASSES))?;
+        }
+        for k in &old.sets {
+            gone(self.np_sets.remove(k), map_err(names::NP_SETS))?;
+        }
+        for k in &old.regions {
+            gone(self.np_regions.remove(k), map_err(names::NP_REGIONS))?;
+        }
+        for (len, data) in &old.prefixes {
+            let k = Key::new(*len, *data);
+            gone(self.rule_prefixes.remove(&k), map_err(names::RULE_PREFIXES))?;
+        }
+        for k in &old.tables {
+            gone(self.rule_tables.remove(k), map_err(names::RULE_TABLES))?;
         }
         Ok(())
     }

@@ -17,6 +17,8 @@
 //! [`Protocol::Other`] (ICMP and every protocol without ports) matches only rules without
 //! `ports`.
 
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
 use super::cidr::Cidr;
@@ -24,8 +26,8 @@ use super::event::{Action, Direction, EventType, NetworkEvent};
 use super::load::PolicySet;
 use super::model::{Connection, Endpoint, Inventory, NodeInfo, PodInfo, Protocol};
 use super::objects::{
-    AdminNetworkPolicy, AdminPeer, AdminPods, AdminPort, AdminSubject, EgressFirewall, IntOrString,
-    NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort,
+    AdminNetworkPolicy, AdminPeer, AdminPods, AdminPort, AdminSubject, EgressFirewall,
+    EgressFirewallRule, IntOrString, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort,
 };
 
 /// Most events one flow carries (NetObserv keeps four).
@@ -41,7 +43,7 @@ pub enum Verdict {
 }
 
 /// The decision of one direction.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct DirectionVerdict {
     /// Egress (at the source pod, EgressFirewall included) or ingress (at the destination pod).
     pub direction: Direction,
@@ -89,7 +91,7 @@ pub(super) enum Place<'a> {
 }
 
 impl Place<'_> {
-    fn ip(&self) -> Option<IpAddr> {
+    pub(super) fn ip(&self) -> Option<IpAddr> {
         match *self {
             Place::Pod(_, ip) => ip,
             Place::Node(_, ip) | Place::External(ip) => Some(ip),
@@ -97,9 +99,77 @@ impl Place<'_> {
     }
 }
 
-/// What a tier needs: the inventory, the connection and the two ends.
+/// What every evaluation looks up, prepared once per inventory and policy set: namespace labels,
+/// each namespace's NetworkPolicies and EgressFirewall. Evaluating many connections (enforce
+/// mode's compiler) builds one and reuses it; [`explain`] builds one per call.
+pub(super) struct Index<'a> {
+    pub(super) inv: &'a Inventory,
+    pub(super) policies: &'a PolicySet,
+    /// Labels of every namespace the inventory names (itself or through a pod), with
+    /// `kubernetes.io/metadata.name` added as [`Inventory::namespace_labels`] does.
+    ns_labels: HashMap<&'a str, BTreeMap<String, String>>,
+    /// NetworkPolicies by namespace, sorted by name (stable: the tier reports the first
+    /// allowing one by name, ties in load order).
+    nps: HashMap<&'a str, Vec<&'a NetworkPolicy>>,
+    /// The first EgressFirewall of each namespace (the one the tier applies).
+    efs: HashMap<&'a str, &'a EgressFirewall>,
+}
+
+impl<'a> Index<'a> {
+    pub(super) fn new(inv: &'a Inventory, policies: &'a PolicySet) -> Self {
+        let mut ns_labels = HashMap::new();
+        let names = inv.namespaces.iter().map(|n| n.name.as_str());
+        for name in names.chain(inv.pods.iter().map(|p| p.namespace.as_str())) {
+            ns_labels
+                .entry(name)
+                .or_insert_with(|| inv.namespace_labels(name));
+        }
+        let mut nps: HashMap<&str, Vec<&NetworkPolicy>> = HashMap::new();
+        for np in &policies.network_policies {
+            if let Some(ns) = np.metadata.namespace.as_deref() {
+                nps.entry(ns).or_default().push(np);
+            }
+        }
+        for list in nps.values_mut() {
+            list.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        }
+        let mut efs = HashMap::new();
+        for ef in &policies.egress_firewalls {
+            if let Some(ns) = ef.metadata.namespace.as_deref() {
+                efs.entry(ns).or_insert(ef);
+            }
+        }
+        Index {
+            inv,
+            policies,
+            ns_labels,
+            nps,
+            efs,
+        }
+    }
+
+    /// As [`Inventory::namespace_labels`], without a search or a copy for known namespaces.
+    pub(super) fn namespace_labels(&self, name: &str) -> Cow<'_, BTreeMap<String, String>> {
+        match self.ns_labels.get(name) {
+            Some(labels) => Cow::Borrowed(labels),
+            None => Cow::Owned(self.inv.namespace_labels(name)),
+        }
+    }
+
+    /// The NetworkPolicies of namespace `ns`, sorted by name.
+    pub(super) fn network_policies(&self, ns: &str) -> &[&'a NetworkPolicy] {
+        self.nps.get(ns).map_or(&[], Vec::as_slice)
+    }
+
+    /// The EgressFirewall that applies to namespace `ns`.
+    pub(super) fn egress_firewall(&self, ns: &str) -> Option<&'a EgressFirewall> {
+        self.efs.get(ns).copied()
+    }
+}
+
+/// What a tier needs: the index, the connection and the two ends.
 struct Ctx<'a> {
-    inv: &'a Inventory,
+    idx: &'a Index<'a>,
     conn: &'a Connection,
     /// The pod the direction's policies apply to.
     subject: &'a PodInfo,
@@ -118,12 +188,13 @@ pub fn explain(
 ) -> Result<Explanation, ExplainError> {
     let src = place(inv, &conn.src)?;
     let dst = place(inv, &conn.dst)?;
-    let egress = direction_verdict(inv, policies, conn, src, dst, Direction::Egress);
+    let idx = Index::new(inv, policies);
+    let egress = direction_verdict(&idx, conn, src, dst, Direction::Egress);
     let reached = egress
         .as_ref()
         .is_none_or(|e| e.verdict == Verdict::Allowed);
     let ingress = if reached {
-        direction_verdict(inv, policies, conn, src, dst, Direction::Ingress)
+        direction_verdict(&idx, conn, src, dst, Direction::Ingress)
     } else {
         None
     };
@@ -187,14 +258,19 @@ pub fn explain_direction(
 ) -> Result<Option<DirectionVerdict>, ExplainError> {
     let src = place(inv, &conn.src)?;
     let dst = place(inv, &conn.dst)?;
-    Ok(direction_verdict(inv, policies, conn, src, dst, direction))
+    Ok(direction_verdict(
+        &Index::new(inv, policies),
+        conn,
+        src,
+        dst,
+        direction,
+    ))
 }
 
 /// One direction with both ends already placed (`conn`'s endpoints are not read again, only its
 /// protocol, port and DNS names).
 pub(super) fn direction_verdict(
-    inv: &Inventory,
-    policies: &PolicySet,
+    idx: &Index<'_>,
     conn: &Connection,
     src: Place<'_>,
     dst: Place<'_>,
@@ -210,16 +286,16 @@ pub(super) fn direction_verdict(
         _ => return None,
     };
     let ctx = Ctx {
-        inv,
+        idx,
         conn,
         subject,
         peer,
         dst_pod,
         direction,
     };
-    let mut d = decide(&ctx, policies);
+    let mut d = decide(&ctx);
     if direction == Direction::Egress && d.verdict == Verdict::Allowed && dst_pod.is_none() {
-        egress_firewall(&ctx, policies, &mut d);
+        egress_firewall(&ctx, &mut d);
     }
     Some(d)
 }
@@ -245,7 +321,8 @@ pub(super) fn place<'a>(inv: &'a Inventory, e: &Endpoint) -> Result<Place<'a>, E
 }
 
 /// Runs the ANP, NetworkPolicy and BANP tiers for one direction.
-fn decide(ctx: &Ctx<'_>, policies: &PolicySet) -> DirectionVerdict {
+fn decide(ctx: &Ctx<'_>) -> DirectionVerdict {
+    let policies = ctx.idx.policies;
     let mut events = Vec::new();
     let done = |verdict, events| DirectionVerdict {
         direction: ctx.direction,
@@ -279,14 +356,15 @@ fn decide(ctx: &Ctx<'_>, policies: &PolicySet) -> DirectionVerdict {
         .peer
         .ip()
         .is_some_and(|ip| ctx.subject.host_ips.contains(&ip));
-    let mut selecting: Vec<&NetworkPolicy> = policies
-        .network_policies
-        .iter()
-        .filter(|np| !own_node && np_selects(ctx, np))
-        .collect();
+    // Only the subject's namespace can hold policies selecting it; sorted by name already.
+    let ns = ctx.subject.namespace.as_str();
+    let selecting: Vec<&NetworkPolicy> = if own_node {
+        Vec::new()
+    } else {
+        let candidates = ctx.idx.network_policies(ns).iter().copied();
+        candidates.filter(|np| np_selects(ctx, np)).collect()
+    };
     if !selecting.is_empty() {
-        selecting.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-        let ns = ctx.subject.namespace.as_str();
         return match selecting.iter().find(|np| np_allows(ctx, np)) {
             Some(np) => {
                 events.push(event(
@@ -349,18 +427,23 @@ fn event(
 
 /// Whether `np` isolates the subject pod in this direction.
 fn np_selects(ctx: &Ctx<'_>, np: &NetworkPolicy) -> bool {
-    let dir = match ctx.direction {
+    np_selects_pod(np, ctx.subject, ctx.direction)
+}
+
+/// Whether `np` isolates `pod` in `direction` (its own node aside).
+pub(super) fn np_selects_pod(np: &NetworkPolicy, pod: &PodInfo, direction: Direction) -> bool {
+    let dir = match direction {
         Direction::Ingress => "Ingress",
         Direction::Egress => "Egress",
     };
     let applies = match &np.spec.policy_types {
         Some(types) => types.iter().any(|t| t == dir),
         // The API server's defaulting: Ingress always, Egress when there are egress rules.
-        None => ctx.direction == Direction::Ingress || !np.spec.egress.is_empty(),
+        None => direction == Direction::Ingress || !np.spec.egress.is_empty(),
     };
     applies
-        && np.metadata.namespace.as_deref() == Some(ctx.subject.namespace.as_str())
-        && np.spec.pod_selector.matches(&ctx.subject.labels)
+        && np.metadata.namespace.as_deref() == Some(pod.namespace.as_str())
+        && np.spec.pod_selector.matches(&pod.labels)
 }
 
 /// Whether a rule of `np` (for this direction) allows the connection.
@@ -388,21 +471,31 @@ fn np_allows(ctx: &Ctx<'_>, np: &NetworkPolicy) -> bool {
 }
 
 fn np_peer_matches(ctx: &Ctx<'_>, policy_ns: &str, peer: &NetworkPolicyPeer) -> bool {
+    np_peer_matches_place(ctx.idx, ctx.peer, policy_ns, peer)
+}
+
+/// Whether `peer` of a NetworkPolicy in namespace `policy_ns` matches the end `place`.
+pub(super) fn np_peer_matches_place(
+    idx: &Index<'_>,
+    place: Place<'_>,
+    policy_ns: &str,
+    peer: &NetworkPolicyPeer,
+) -> bool {
     if let Some(block) = &peer.ip_block {
         // Validated at load time, so parse failures cannot happen here; treat them as no match.
-        let Some(ip) = ctx.peer.ip() else {
+        let Some(ip) = place.ip() else {
             return false;
         };
         let inside = |c: &str| c.parse::<Cidr>().is_ok_and(|c| c.contains(ip));
         return inside(&block.cidr) && !block.except.iter().any(|e| inside(e));
     }
-    let Place::Pod(pod, _) = ctx.peer else {
+    let Place::Pod(pod, _) = place else {
         return false;
     };
     // Both selectors set: AND (pods matching podSelector in namespaces matching
     // namespaceSelector); podSelector alone: the policy's namespace.
     let ns_ok = match &peer.namespace_selector {
-        Some(sel) => sel.matches(&ctx.inv.namespace_labels(&pod.namespace)),
+        Some(sel) => sel.matches(&idx.namespace_labels(&pod.namespace)),
         None => pod.namespace == policy_ns,
     };
     ns_ok
@@ -443,17 +536,21 @@ fn named_port_is(ctx: &Ctx<'_>, name: &str) -> bool {
 // ----------------------------------------------------------------------------------- ANP/BANP
 
 fn subject_matches(ctx: &Ctx<'_>, subject: &AdminSubject) -> bool {
-    let pod = ctx.subject;
+    subject_selects(ctx.idx, subject, ctx.subject)
+}
+
+/// Whether an (Baseline)AdminNetworkPolicy `subject` selects `pod`.
+pub(super) fn subject_selects(idx: &Index<'_>, subject: &AdminSubject, pod: &PodInfo) -> bool {
     match (&subject.namespaces, &subject.pods) {
-        (Some(ns), _) => ns.matches(&ctx.inv.namespace_labels(&pod.namespace)),
-        (None, Some(pods)) => admin_pods_match(ctx.inv, pods, pod),
+        (Some(ns), _) => ns.matches(&idx.namespace_labels(&pod.namespace)),
+        (None, Some(pods)) => admin_pods_match(idx, pods, pod),
         (None, None) => false,
     }
 }
 
-fn admin_pods_match(inv: &Inventory, pods: &AdminPods, pod: &PodInfo) -> bool {
+fn admin_pods_match(idx: &Index<'_>, pods: &AdminPods, pod: &PodInfo) -> bool {
     pods.namespace_selector
-        .matches(&inv.namespace_labels(&pod.namespace))
+        .matches(&idx.namespace_labels(&pod.namespace))
         && pods.pod_selector.matches(&pod.labels)
 }
 
@@ -483,8 +580,17 @@ fn admin_decision(ctx: &Ctx<'_>, anp: &AdminNetworkPolicy) -> Option<Action> {
 }
 
 fn admin_peer_matches(ctx: &Ctx<'_>, peer: &AdminPeer) -> bool {
+    admin_peer_matches_place(ctx.idx, ctx.peer, peer)
+}
+
+/// Whether an (Baseline)AdminNetworkPolicy `peer` matches the end `place`.
+pub(super) fn admin_peer_matches_place(
+    idx: &Index<'_>,
+    place: Place<'_>,
+    peer: &AdminPeer,
+) -> bool {
     if let Some(networks) = &peer.networks {
-        let Some(ip) = ctx.peer.ip() else {
+        let Some(ip) = place.ip() else {
             return false;
         };
         return networks
@@ -492,14 +598,14 @@ fn admin_peer_matches(ctx: &Ctx<'_>, peer: &AdminPeer) -> bool {
             .any(|n| n.parse::<Cidr>().is_ok_and(|c| c.contains(ip)));
     }
     if let Some(nodes) = &peer.nodes {
-        return matches!(ctx.peer, Place::Node(node, _) if nodes.matches(&node.labels));
+        return matches!(place, Place::Node(node, _) if nodes.matches(&node.labels));
     }
-    let Place::Pod(pod, _) = ctx.peer else {
+    let Place::Pod(pod, _) = place else {
         return false;
     };
     match (&peer.namespaces, &peer.pods) {
-        (Some(ns), _) => ns.matches(&ctx.inv.namespace_labels(&pod.namespace)),
-        (None, Some(pods)) => admin_pods_match(ctx.inv, pods, pod),
+        (Some(ns), _) => ns.matches(&idx.namespace_labels(&pod.namespace)),
+        (None, Some(pods)) => admin_pods_match(idx, pods, pod),
         (None, None) => false,
     }
 }
@@ -525,13 +631,9 @@ fn admin_port_matches(ctx: &Ctx<'_>, p: &AdminPort) -> bool {
 // ------------------------------------------------------------------------------ EgressFirewall
 
 /// Applies the source namespace's EgressFirewall to egress leaving the cluster.
-fn egress_firewall(ctx: &Ctx<'_>, policies: &PolicySet, d: &mut DirectionVerdict) {
+fn egress_firewall(ctx: &Ctx<'_>, d: &mut DirectionVerdict) {
     let ns = ctx.subject.namespace.as_str();
-    let Some(ef) = policies
-        .egress_firewalls
-        .iter()
-        .find(|ef| ef.metadata.namespace.as_deref() == Some(ns))
-    else {
+    let Some(ef) = ctx.idx.egress_firewall(ns) else {
         return;
     };
     if let Some(allow) = ef_decision(ctx, ef) {
@@ -552,23 +654,11 @@ fn egress_firewall(ctx: &Ctx<'_>, policies: &PolicySet, d: &mut DirectionVerdict
 /// `Some(true)`: the first matching rule allows; `Some(false)`: it denies; `None`: no rule
 /// matches (allowed, no event).
 fn ef_decision(ctx: &Ctx<'_>, ef: &EgressFirewall) -> Option<bool> {
-    let ip = ctx.peer.ip();
     ef.spec
         .egress
         .iter()
         .find(|r| {
-            let to = match (&r.to.cidr_selector, &r.to.dns_name, &r.to.node_selector) {
-                (Some(c), _, _) => {
-                    ip.is_some_and(|ip| c.parse::<Cidr>().is_ok_and(|c| c.contains(ip)))
-                }
-                (None, Some(name), _) => {
-                    ctx.conn.dst_dns_names.iter().any(|n| dns_matches(name, n))
-                }
-                (None, None, Some(nodes)) => {
-                    matches!(ctx.peer, Place::Node(node, _) if nodes.matches(&node.labels))
-                }
-                (None, None, None) => false,
-            };
+            let to = ef_destination_matches(r, ctx.peer, &ctx.conn.dst_dns_names);
             to && (r.ports.is_empty()
                 || r.ports.iter().any(|p| {
                     p.protocol.parse::<Protocol>() == Ok(ctx.conn.protocol)
@@ -576,6 +666,25 @@ fn ef_decision(ctx: &Ctx<'_>, ef: &EgressFirewall) -> Option<bool> {
                 }))
         })
         .map(|r| r.kind == "Allow")
+}
+
+/// Whether the destination of EgressFirewall rule `r` matches the end `place`, known by
+/// `dns_names`.
+pub(super) fn ef_destination_matches(
+    r: &EgressFirewallRule,
+    place: Place<'_>,
+    dns_names: &[String],
+) -> bool {
+    match (&r.to.cidr_selector, &r.to.dns_name, &r.to.node_selector) {
+        (Some(c), _, _) => place
+            .ip()
+            .is_some_and(|ip| c.parse::<Cidr>().is_ok_and(|c| c.contains(ip))),
+        (None, Some(name), _) => dns_names.iter().any(|n| dns_matches(name, n)),
+        (None, None, Some(nodes)) => {
+            matches!(place, Place::Node(node, _) if nodes.matches(&node.labels))
+        }
+        (None, None, None) => false,
+    }
 }
 
 /// `pattern` (`example.com`, `*.example.com`) against a name, ignoring case and final dots.

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// What an ACL did with the packet.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     /// Let it through.
@@ -19,7 +19,7 @@ pub enum Action {
 }
 
 /// Which kind of object owns the deciding ACL (OVN-Kubernetes' owner types).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum EventType {
     /// An AdminNetworkPolicy.
     AdminNetworkPolicy,
@@ -34,7 +34,7 @@ pub enum EventType {
 }
 
 /// Traffic direction, as seen from the pod the rule applies to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Direction {
     /// Into the destination pod.
     Ingress,
@@ -52,7 +52,7 @@ impl fmt::Display for Direction {
 }
 
 /// One deciding event.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct NetworkEvent {
     /// What was done.
     pub action: Action,

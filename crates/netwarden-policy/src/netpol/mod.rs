@@ -48,7 +48,9 @@ pub mod validate;
 #[cfg(test)]
 mod tests;
 
-pub use enforce::{compile_enforcement, ruleset_name, EnforceError, EnforcedPod, Enforcement};
+pub use enforce::{
+    compile_enforcement, ruleset_name, ClassPrefix, EnforceError, EnforcedPod, Enforcement, RuleSet,
+};
 pub use engine::{
     explain, explain_direction, DirectionVerdict, ExplainError, Explanation, Verdict, MAX_EVENTS,
 };

@@ -1,10 +1,12 @@
 //! `netwarden bench policy`: what enforce mode's policy compiler
-//! ([`netpol::compile_enforcement`]) costs on synthetic clusters of growing size, and how large
-//! its tables come out. The clusters and their policies are built here, in memory; the policies
-//! go through the YAML loader as the agent's would. Figures are printed, never asserted.
+//! ([`netpol::compile_enforcement`]) costs on synthetic clusters of growing size, how large its
+//! tables come out, and (as root) how long writing them into the pod guard's kernel maps and
+//! flipping the generation takes. The clusters and their policies are built here, in memory; the
+//! policies go through the YAML loader as the agent's would. Figures are printed, never asserted.
 
 use super::{median, procstat};
 use anyhow::{bail, ensure, Context};
+use netwarden_datapath::podguard::{PodGuard, PodGuardOptions, RulesWrite};
 use netwarden_policy::netpol::{
     self, Enforcement, Inventory, NamedPort, NamespaceInfo, NodeInfo, PodInfo, PolicySet, Protocol,
 };
@@ -18,10 +20,12 @@ pub struct PolicyBenchArgs {
     /// Compilations per cluster size (the median is printed).
     #[arg(long, default_value_t = 3)]
     runs: usize,
-    /// Only the cluster sizes with at most this many pods (200, 2000, 3000, 10000; the largest
-    /// takes about 100 s per compile, so it is left out by default).
-    #[arg(long, default_value_t = 3_000)]
+    /// Only the cluster sizes with at most this many pods (200, 2000, 3000, 10000).
+    #[arg(long, default_value_t = 10_000)]
     max_pods: usize,
+    /// Do not write the tables into kernel maps even as root.
+    #[arg(long)]
+    no_kernel: bool,
 }
 
 /// One synthetic cluster.
@@ -36,8 +40,6 @@ struct Size {
     local: usize,
 }
 
-/// The largest is left out by default (`--max-pods`): on a 2-CPU VM one compile of it took about
-/// 105 s, the three others together 12 to 15 s (idle to busy machine).
 const SIZES: [Size; 4] = [
     Size {
         namespaces: 10,
@@ -105,12 +107,22 @@ pub fn run(args: &PolicyBenchArgs) -> anyhow::Result<()> {
     if sizes.is_empty() {
         bail!("--max-pods {} leaves no cluster size", args.max_pods);
     }
+    let mut rows = Vec::new();
     let started = Instant::now();
     let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    // SAFETY: geteuid has no preconditions.
+    let kernel = !args.no_kernel && unsafe { libc::geteuid() } == 0;
     println!(
-        "netwarden bench policy: {cpus} CPUs (the compiler uses one)\nreproduce: netwarden bench \
-         policy --runs {} --max-pods {}\n",
-        args.runs, args.max_pods
+        "netwarden bench policy: {cpus} CPUs (the compiler uses one), {} build\nreproduce: \
+         netwarden bench policy --runs {} --max-pods {}{}\n",
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        args.runs,
+        args.max_pods,
+        if args.no_kernel { " --no-kernel" } else { "" }
     );
     println!(
         "enforce mode's policy compiler (compile_enforcement) on synthetic clusters: {NODES} nodes,\n\
@@ -125,7 +137,7 @@ pub fn run(args: &PolicyBenchArgs) -> anyhow::Result<()> {
         args.runs
     );
     println!(
-        "  {:>4} {:>6} {:>9} {:>5} {:>9} {:>10} {:>21} {:>9} {:>9} {:>7} {:>7} {:>8} {:>9}",
+        "  {:>4} {:>6} {:>8} {:>5} {:>8} {:>10} {:>17} {:>7} {:>7} {:>5} {:>7} {:>7} {:>6} {:>9} {:>8}",
         "ns",
         "pods",
         "policies",
@@ -133,11 +145,13 @@ pub fn run(args: &PolicyBenchArgs) -> anyhow::Result<()> {
         "load ms",
         "compile ms",
         "(min-max)",
-        "decisions",
-        "prefixes",
-        "/set",
+        "classes",
+        "/trie",
+        "sets",
+        "/region",
         "regions",
         "tables",
+        "decisions",
         "peak MiB"
     );
     for size in sizes {
@@ -148,11 +162,40 @@ pub fn run(args: &PolicyBenchArgs) -> anyhow::Result<()> {
         let row =
             measure(size, args.runs).with_context(|| format!("cluster of {} pods", size.pods))?;
         print_row(size, &row);
+        rows.push((size, row));
     }
     println!(
-        "  (policies: NetworkPolicies + ANPs + BANP + EgressFirewalls; /set: prefix entries per \
-         rule set, two rule sets per local pod;\n   tables: port tables summed over the regions)"
+        "  (policies: NetworkPolicies + ANPs + BANP + EgressFirewalls; classes: address classes,\n   \
+         /trie: their entries in the shared class trie (one generation); sets: distinct rule sets\n   \
+         for the 2 x local pods' directions; /region: (rule set, class) entries, defaults\n   \
+         included; tables: port tables summed over the regions)"
     );
+    if kernel {
+        println!(
+            "\nwriting a generation into the pod guard's kernel maps (object loaded, nothing \
+             attached)\nand flipping it; the first write fills an empty generation, the others \
+             first remove\nwhat the idle generation held (median of {} such writes):",
+            args.runs
+        );
+        println!(
+            "  {:>6} {:>10} {:>10} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
+            "pods",
+            "first ms",
+            "apply ms",
+            "clear ms",
+            "write ms",
+            "classes",
+            "sets",
+            "regions",
+            "tables"
+        );
+        for (size, row) in rows {
+            apply(size, row.out, args.runs)
+                .with_context(|| format!("kernel maps for the cluster of {} pods", size.pods))?;
+        }
+    } else {
+        println!("\n(kernel maps not written: needs root, and no --no-kernel)");
+    }
     println!(
         "took {:.0} s; this process peaked at {:.0} MiB RSS",
         started.elapsed().as_secs_f64(),
@@ -242,11 +285,10 @@ fn print_row(size: Size, row: &Row) {
     let times: Vec<f64> = row.compile.iter().map(ms).collect();
     let lo = times.iter().copied().fold(f64::INFINITY, f64::min);
     let hi = times.iter().copied().fold(0.0, f64::max);
-    let tables = &row.out.tables;
-    let port_tables: usize = tables.regions.iter().map(|r| r.tables.len()).sum();
-    let sets = (2 * row.out.pods.len()).max(1);
+    let out = &row.out;
+    let port_tables: usize = out.regions.iter().map(|r| r.tables.len()).sum();
     println!(
-        "  {:>4} {:>6} {:>9} {:>5} {:>9.1} {:>10.1} {:>21} {:>9} {:>9} {:>7.1} {:>7} {:>8} {:>9.1}",
+        "  {:>4} {:>6} {:>8} {:>5} {:>8.1} {:>10.1} {:>17} {:>7} {:>7} {:>5} {:>7} {:>7} {:>6} {:>9} {:>8.1}",
         size.namespaces,
         size.pods,
         row.objects,
@@ -254,13 +296,51 @@ fn print_row(size: Size, row: &Row) {
         ms(&row.load),
         median(times.clone()),
         format!("({lo:.1}-{hi:.1})"),
-        row.out.decisions.len(),
-        tables.prefixes.len(),
-        tables.prefixes.len() as f64 / sets as f64,
-        tables.regions.len(),
+        out.class_count,
+        out.classes.len(),
+        out.rule_sets.len(),
+        out.region_entries() + out.rule_sets.len(),
+        out.regions.len(),
         port_tables,
+        out.decisions.len(),
         row.peak_growth_kib as f64 / 1024.0,
     );
+}
+
+/// Loads the pod guard, writes `out` into its maps `runs + 1` times (each write goes into the
+/// idle generation and flips it) and prints the first and the median of the others, end to end
+/// (encoding, removing the idle generation's entries, writing, flipping).
+fn apply(size: Size, out: Enforcement, runs: usize) -> anyhow::Result<()> {
+    let mut guard = PodGuard::load(&PodGuardOptions::default()).context("loading the pod guard")?;
+    let mut times = Vec::with_capacity(runs);
+    let mut first = None;
+    let mut last = RulesWrite::default();
+    for _ in 0..=runs {
+        // The agent hands its compiled tables over; the copy is not part of the write.
+        let tables = out.clone();
+        let started = Instant::now();
+        guard.set_network_policy(Some(tables))?;
+        let took = started.elapsed();
+        match first {
+            None => first = Some(took),
+            Some(_) => times.push(took),
+        }
+        last = guard.last_rules_write();
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    println!(
+        "  {:>6} {:>10.1} {:>10.1} {:>8.1} {:>8.1} {:>8} {:>8} {:>8} {:>8}",
+        size.pods,
+        first.map_or(0.0, ms),
+        median(times.iter().map(|d| ms(*d)).collect()),
+        ms(last.clear),
+        ms(last.write),
+        last.classes,
+        last.sets,
+        last.regions,
+        last.tables,
+    );
+    Ok(())
 }
 
 // ------------------------------------------------------------------------------------ cluster
