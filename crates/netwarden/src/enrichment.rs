@@ -2,6 +2,7 @@
 //! and/or the cluster's API (kube-rs watchers), applied to each record before output.
 
 use crate::decisions::DatapathDecisions;
+use crate::dns_names::DnsNames;
 use anyhow::Context;
 use netwarden_inventory::kube_source::KubeWatcher;
 use netwarden_inventory::{enrich, FileWatcher, Index, InventoryProblem, Severity, Snapshot};
@@ -32,8 +33,30 @@ struct Policies {
     set: PolicySet,
     inventory: Inventory,
     /// Egress and ingress events per connection (source, destination, protocol, port), until
-    /// pods or policies change.
+    /// pods, policies or the addresses of EgressFirewall `dnsName`s change.
     cache: HashMap<(IpAddr, IpAddr, u8, u16), DirectionEvents>,
+    /// The EgressFirewall `dnsName`s resolved, while the policies have any.
+    dns: Option<DnsNames>,
+    /// `dns`'s generation the cache was filled under.
+    dns_generation: u64,
+}
+
+impl Policies {
+    /// Follows the policies' `dnsName`s: starts resolving them, or changes the names.
+    fn follow_dns_names(&mut self) {
+        let names = crate::dns_names::policy_names(&self.set);
+        match (&self.dns, names.is_empty()) {
+            (Some(dns), _) => dns.set_names(names),
+            (None, false) => {
+                self.dns = Some(DnsNames::start(
+                    names,
+                    crate::dns_names::system_resolver(),
+                    crate::dns_names::REFRESH,
+                ))
+            }
+            (None, true) => {}
+        }
+    }
 }
 
 /// The engine's events of one connection, per direction.
@@ -110,13 +133,17 @@ impl Enricher {
             for p in &problems {
                 warn!("policies: {p}");
             }
-            Some(Policies {
+            let mut p = Policies {
                 paths: sources.policies.clone(),
                 stamps: policy_stamps(&sources.policies),
                 set,
                 inventory: Inventory::default(),
                 cache: HashMap::new(),
-            })
+                dns: None,
+                dns_generation: 0,
+            };
+            p.follow_dns_names();
+            Some(p)
         };
         let mut me = Self {
             shared: None,
@@ -240,6 +267,7 @@ impl Enricher {
                         info!("policies reloaded");
                         p.set = set;
                         p.cache.clear();
+                        p.follow_dns_names();
                         self.generation += 1;
                     }
                     Err(e) => warn!("policies: {e:#}; keeping the previous ones"),
@@ -301,6 +329,13 @@ fn engine_events(p: &mut Policies, rec: &FlowRecord) -> DirectionEvents {
         (6 | 17 | 132, None) => return DirectionEvents::default(),
         _ => (Protocol::Other, 0),
     };
+    if let Some(dns) = &p.dns {
+        // A name now resolves elsewhere: every cached verdict may be stale.
+        if dns.generation() != p.dns_generation {
+            p.dns_generation = dns.generation();
+            p.cache.clear();
+        }
+    }
     let key = (src, dst, rec.proto, port);
     if let Some(events) = p.cache.get(&key) {
         return events.clone();
@@ -310,7 +345,7 @@ fn engine_events(p: &mut Policies, rec: &FlowRecord) -> DirectionEvents {
         dst: Endpoint::Ip(dst),
         protocol,
         port,
-        dst_dns_names: Vec::new(),
+        dst_dns_names: p.dns.as_ref().map_or_else(Vec::new, |d| d.names_of(dst)),
     };
     let json = |d: &Option<netpol::DirectionVerdict>| -> Vec<serde_json::Value> {
         d.iter()
@@ -329,4 +364,86 @@ fn engine_events(p: &mut Policies, rec: &FlowRecord) -> DirectionEvents {
     }
     p.cache.insert(key, events.clone());
     events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    const INVENTORY: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata: {name: shop}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: shop, labels: {app: client}}
+spec: {nodeName: node-a}
+status: {phase: Running, podIP: 10.0.0.1, podIPs: [{ip: 10.0.0.1}]}
+"#;
+
+    const POLICIES: &str = r#"
+apiVersion: k8s.ovn.org/v1
+kind: EgressFirewall
+metadata: {name: default, namespace: shop}
+spec:
+  egress:
+  - to: {dnsName: localhost}
+    type: Allow
+  - to: {cidrSelector: 0.0.0.0/0}
+    type: Deny
+"#;
+
+    fn flow_to(dst: &str) -> FlowRecord {
+        FlowRecord {
+            src_addr: "10.0.0.1".parse().ok(),
+            dst_addr: dst.parse().ok(),
+            proto: 6,
+            src_port: Some(40000),
+            dst_port: Some(80),
+            ..FlowRecord::default()
+        }
+    }
+
+    fn messages(rec: &FlowRecord) -> Vec<&str> {
+        rec.network_events
+            .iter()
+            .filter_map(|e| e["Message"].as_str())
+            .collect()
+    }
+
+    #[test]
+    fn egress_firewall_dns_names_match_the_addresses_they_resolve_to() {
+        let dir = tempfile::tempdir().unwrap();
+        let inventory = dir.path().join("inventory.yaml");
+        let policies = dir.path().join("policies.yaml");
+        std::fs::write(&inventory, INVENTORY).unwrap();
+        std::fs::write(&policies, POLICIES).unwrap();
+        let sources = InventorySources {
+            file: Some(inventory),
+            kubernetes: false,
+            policies: vec![policies],
+        };
+        let mut enricher = Enricher::start(&sources).unwrap().unwrap();
+        // localhost resolves (in the background) to 127.0.0.1: allowed by the dnsName rule.
+        let allowed = "Allowed by egress firewall in namespace shop";
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut rec = flow_to("127.0.0.1");
+        loop {
+            enricher.enrich(&mut rec);
+            if messages(&rec) == [allowed] || Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(messages(&rec), [allowed]);
+        // Any other outside address falls to the Deny rule.
+        let mut rec = flow_to("192.0.2.1");
+        enricher.enrich(&mut rec);
+        assert_eq!(
+            messages(&rec),
+            ["Dropped by egress firewall in namespace shop"]
+        );
+    }
 }

@@ -8,6 +8,7 @@ mod bench;
 mod capture;
 mod decisions;
 mod demo;
+mod dns_names;
 mod enrichment;
 mod flows_cli;
 mod fw;

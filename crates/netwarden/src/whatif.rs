@@ -6,7 +6,8 @@
 //! and the flows stored with a `Dropped by ...` network event, which are the ones dropped now.
 //! The verdict they would have is the engine's under the proposed policies, judged exactly as
 //! audit mode judges a flow record, so what whatif predicts is what the flow table shows once the
-//! policies are in force. A connection's flows can differ now (policies changed during the
+//! policies are in force (EgressFirewall `dnsName`s are resolved once, as the agent resolves
+//! them). A connection's flows can differ now (policies changed during the
 //! range): each part is compared on its own. The inventory is the running agent's
 //! (`/api/inventory`) unless a file is given.
 
@@ -172,7 +173,11 @@ pub fn run(args: WhatifArgs) -> anyhow::Result<()> {
         .filter_map(stored)
         .map(|s| (s.key(), (s.flows, s.bytes)))
         .collect();
-    let mut replay = replay(&rows, &dropped, &inventory, &policies);
+    let names = crate::dns_names::resolve_now(
+        &crate::dns_names::policy_names(&policies),
+        &crate::dns_names::system_resolver(),
+    );
+    let mut replay = replay(&rows, &dropped, &inventory, &policies, &names);
     // The events the example of each pair carries now: one flow of it, dropped or not as the
     // change says.
     for ((_, _, now, _), change) in replay.changes.iter_mut() {
@@ -238,7 +243,7 @@ fn stored(row: &Value) -> Option<Stored> {
 
 /// The connection as audit mode asks the engine about a flow record: as recorded, with
 /// port-less protocols as [`Protocol::Other`].
-fn connection(s: &Stored) -> Option<Connection> {
+fn connection(s: &Stored, names: &HashMap<IpAddr, Vec<String>>) -> Option<Connection> {
     let protocol = match s.proto {
         6 => Protocol::Tcp,
         17 => Protocol::Udp,
@@ -257,7 +262,7 @@ fn connection(s: &Stored) -> Option<Connection> {
         } else {
             s.port
         },
-        dst_dns_names: Vec::new(),
+        dst_dns_names: names.get(&s.dst_addr).cloned().unwrap_or_default(),
     })
 }
 
@@ -277,6 +282,7 @@ fn replay(
     dropped: &DroppedNow,
     inventory: &Inventory,
     policies: &netpol::PolicySet,
+    names: &HashMap<IpAddr, Vec<String>>,
 ) -> Replay {
     let mut out = Replay {
         truncated: rows.len() >= MAX_CONNECTIONS as usize,
@@ -290,7 +296,7 @@ fn replay(
         out.connections += 1;
         out.flows += s.flows;
         let Some(answer) =
-            connection(&s).and_then(|c| netpol::explain(inventory, policies, &c).ok())
+            connection(&s, names).and_then(|c| netpol::explain(inventory, policies, &c).ok())
         else {
             out.skipped += 1;
             continue;
@@ -475,7 +481,7 @@ spec:
             (4, 400),
         )]
         .into();
-        let r = replay(&rows, &dropped, &inventory, &policies);
+        let r = replay(&rows, &dropped, &inventory, &policies, &HashMap::new());
         assert_eq!((r.connections, r.flows, r.skipped), (5, 18, 1));
         assert_eq!(r.changes.len(), 2);
         let dropped = &r.changes[&(
