@@ -100,6 +100,12 @@ impl DnsNames {
             .unwrap_or_default()
     }
 
+    /// Every resolved address with its names, as at the last lookup.
+    pub fn by_addr(&self) -> HashMap<IpAddr, Vec<String>> {
+        let (lock, _) = &*self.shared;
+        lock.lock().map(|s| s.by_addr.clone()).unwrap_or_default()
+    }
+
     /// Changes whenever some name resolves differently.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Relaxed)
@@ -159,6 +165,40 @@ pub fn resolve_now(names: &BTreeSet<String>, resolve: &Resolve) -> HashMap<IpAdd
     by_addr
 }
 
+/// `set` as the datapath can enforce it: every EgressFirewall `dnsName` rule becomes one
+/// `cidrSelector` rule per address the name resolves to (a `/32` or `/128`, same type and
+/// ports, in the rule's place), which is what OVN-Kubernetes programs; a name that resolves to
+/// nothing (or a wildcard) leaves no rule, as it matches no address.
+pub fn with_resolved_names(
+    set: &netwarden_policy::netpol::PolicySet,
+    by_addr: &HashMap<IpAddr, Vec<String>>,
+) -> netwarden_policy::netpol::PolicySet {
+    let mut out = set.clone();
+    for ef in &mut out.egress_firewalls {
+        let rules = std::mem::take(&mut ef.spec.egress);
+        for rule in rules {
+            let Some(name) = &rule.to.dns_name else {
+                ef.spec.egress.push(rule);
+                continue;
+            };
+            let mut addrs: Vec<IpAddr> = by_addr
+                .iter()
+                .filter(|(_, names)| names.contains(name))
+                .map(|(addr, _)| *addr)
+                .collect();
+            addrs.sort();
+            for addr in addrs {
+                let mut r = rule.clone();
+                r.to.dns_name = None;
+                let len = if addr.is_ipv4() { 32 } else { 128 };
+                r.to.cidr_selector = Some(format!("{addr}/{len}"));
+                ef.spec.egress.push(r);
+            }
+        }
+    }
+    out
+}
+
 /// The `dnsName`s of every EgressFirewall rule of `set`.
 pub fn policy_names(set: &netwarden_policy::netpol::PolicySet) -> BTreeSet<String> {
     set.egress_firewalls
@@ -215,6 +255,55 @@ mod tests {
         // Names the policies no longer use are dropped.
         dns.set_names(BTreeSet::new());
         wait_for(|| dns.names_of("192.0.2.11".parse().unwrap()).is_empty());
+    }
+
+    #[test]
+    fn enforced_dns_names_become_the_addresses_they_resolve_to_in_place() {
+        let (set, problems) = netwarden_policy::netpol::parse_str(
+            r#"
+apiVersion: k8s.ovn.org/v1
+kind: EgressFirewall
+metadata: {name: default, namespace: shop}
+spec:
+  egress:
+  - {type: Allow, to: {cidrSelector: 8.8.8.0/24}}
+  - {type: Allow, to: {dnsName: api.example.com}, ports: [{protocol: TCP, port: 443}]}
+  - {type: Allow, to: {dnsName: "*.example.org"}}
+  - {type: Deny, to: {cidrSelector: 0.0.0.0/0}}
+"#,
+            "ef.yaml",
+        )
+        .unwrap();
+        assert!(problems.is_empty(), "{problems:?}");
+        let by_addr: HashMap<IpAddr, Vec<String>> = [
+            (
+                "192.0.2.10".parse().unwrap(),
+                vec!["api.example.com".into()],
+            ),
+            (
+                "2001:db8::1".parse().unwrap(),
+                vec!["api.example.com".into()],
+            ),
+        ]
+        .into();
+        let out = with_resolved_names(&set, &by_addr);
+        let rules: Vec<(String, Option<String>, usize)> = out.egress_firewalls[0]
+            .spec
+            .egress
+            .iter()
+            .map(|r| (r.kind.clone(), r.to.cidr_selector.clone(), r.ports.len()))
+            .collect();
+        let rule =
+            |kind: &str, cidr: &str, ports| (kind.to_string(), Some(cidr.to_string()), ports);
+        assert_eq!(
+            rules,
+            [
+                rule("Allow", "8.8.8.0/24", 0),
+                rule("Allow", "192.0.2.10/32", 1),
+                rule("Allow", "2001:db8::1/128", 1),
+                rule("Deny", "0.0.0.0/0", 0),
+            ]
+        );
     }
 
     #[test]

@@ -285,6 +285,25 @@ impl Enricher {
         self.generation
     }
 
+    /// The policies as the datapath enforces them (EgressFirewall `dnsName` rules replaced by
+    /// the addresses the names resolve to now) and the inventory, when policies were given.
+    pub fn enforceable_policies(&self) -> Option<(PolicySet, &Inventory)> {
+        let p = self.policies.as_ref()?;
+        let set = match &p.dns {
+            Some(dns) => crate::dns_names::with_resolved_names(&p.set, &dns.by_addr()),
+            None => p.set.clone(),
+        };
+        Some((set, &p.inventory))
+    }
+
+    /// Changes whenever an EgressFirewall `dnsName` resolves differently.
+    pub fn dns_generation(&self) -> u64 {
+        self.policies
+            .as_ref()
+            .and_then(|p| p.dns.as_ref())
+            .map_or(0, DnsNames::generation)
+    }
+
     /// The policies and the inventory they see, when policies were given.
     pub fn policies(&self) -> Option<(&PolicySet, &Inventory)> {
         self.policies.as_ref().map(|p| (&p.set, &p.inventory))

@@ -244,8 +244,8 @@ pub struct Follower {
     /// Enforce the inventory's network policies on the local pods.
     enforce: bool,
     /// What the network-policy tables were last compiled for: the inventory and policy
-    /// generation, and the local pods.
-    compiled_for: Option<(u64, BTreeSet<PodRef>)>,
+    /// generation, the generation of the EgressFirewall `dnsName` addresses, and the local pods.
+    compiled_for: Option<((u64, u64), BTreeSet<PodRef>)>,
 }
 
 impl Follower {
@@ -318,7 +318,7 @@ impl Follower {
     /// tables that do not fit the kernel maps, keep the previous tables in force.
     fn enforce_policies(&mut self, pods: &[GuardedPod]) -> anyhow::Result<()> {
         let local = self.guard.local_pods(pods);
-        let generation = self.inventory.generation();
+        let generation = (self.inventory.generation(), self.inventory.dns_generation());
         if self
             .compiled_for
             .as_ref()
@@ -326,7 +326,7 @@ impl Follower {
         {
             return Ok(());
         }
-        let Some((set, inventory)) = self.inventory.policies() else {
+        let Some((set, inventory)) = self.inventory.enforceable_policies() else {
             return Ok(());
         };
         let names: Vec<(String, String)> = local
@@ -334,7 +334,7 @@ impl Follower {
             .map(|p| (p.namespace.clone(), p.name.clone()))
             .collect();
         let started = Instant::now();
-        match netpol::compile_enforcement(inventory, set, &names) {
+        match netpol::compile_enforcement(inventory, &set, &names) {
             Ok(enforcement) => {
                 let compiled = started.elapsed();
                 let (pods, decisions) = (enforcement.pods.len(), enforcement.decisions.len());
