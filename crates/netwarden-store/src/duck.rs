@@ -200,7 +200,9 @@ impl DuckStore {
         Ok(Rows { columns, values })
     }
 
-    /// Bytes of database blocks in use.
+    /// Bytes in use: the database blocks in use (not the file's length: DuckDB reuses freed
+    /// blocks rather than shrinking it) plus the write-ahead log, which holds recent batches
+    /// until a checkpoint moves them into blocks.
     fn bytes_used(&self) -> Result<u64, StoreError> {
         let conn = self.reader()?;
         let (block_size, used): (i64, i64) = conn.query_row(
@@ -208,7 +210,10 @@ impl DuckStore {
             [],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        Ok((block_size.max(0) as u64) * (used.max(0) as u64))
+        let mut wal = self.path.clone().into_os_string();
+        wal.push(".wal");
+        let wal = std::fs::metadata(&wal).map_or(0, |m| m.len());
+        Ok((block_size.max(0) as u64) * (used.max(0) as u64) + wal)
     }
 
     fn drop_partition(&self, hour: i64, report: &mut RetentionReport) -> Result<(), StoreError> {
