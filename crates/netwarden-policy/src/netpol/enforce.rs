@@ -916,20 +916,7 @@ impl<'a> Compiler<'a> {
 
     fn np_view(&mut self, view: &mut View<'a>, np: &'a NetworkPolicy, dir: Direction) {
         let ns = np.metadata.namespace.as_deref().unwrap_or("default");
-        let rules: Vec<(&'a [NetworkPolicyPeer], &'a [NetworkPolicyPort])> = match dir {
-            Direction::Ingress => np
-                .spec
-                .ingress
-                .iter()
-                .map(|r| (&r.from[..], &r.ports[..]))
-                .collect(),
-            Direction::Egress => np
-                .spec
-                .egress
-                .iter()
-                .map(|r| (&r.to[..], &r.ports[..]))
-                .collect(),
-        };
+        let rules = super::engine::np_rules(np, dir);
         for (peers, ports) in rules {
             for peer in peers {
                 let pred = self.pred(Pred::Np(ns, peer));

@@ -446,10 +446,12 @@ pub(super) fn np_selects_pod(np: &NetworkPolicy, pod: &PodInfo, direction: Direc
         && np.spec.pod_selector.matches(&pod.labels)
 }
 
-/// Whether a rule of `np` (for this direction) allows the connection.
-fn np_allows(ctx: &Ctx<'_>, np: &NetworkPolicy) -> bool {
-    let ns = np.metadata.namespace.as_deref().unwrap_or("default");
-    let rules: Vec<(&[NetworkPolicyPeer], &[NetworkPolicyPort])> = match ctx.direction {
+/// The rules of `np` for `direction`, as (peers, ports).
+pub(super) fn np_rules(
+    np: &NetworkPolicy,
+    direction: Direction,
+) -> Vec<(&[NetworkPolicyPeer], &[NetworkPolicyPort])> {
+    match direction {
         Direction::Ingress => np
             .spec
             .ingress
@@ -462,7 +464,13 @@ fn np_allows(ctx: &Ctx<'_>, np: &NetworkPolicy) -> bool {
             .iter()
             .map(|r| (&r.to[..], &r.ports[..]))
             .collect(),
-    };
+    }
+}
+
+/// Whether a rule of `np` (for this direction) allows the connection.
+fn np_allows(ctx: &Ctx<'_>, np: &NetworkPolicy) -> bool {
+    let ns = np.metadata.namespace.as_deref().unwrap_or("default");
+    let rules = np_rules(np, ctx.direction);
     rules.iter().any(|(peers, ports)| {
         // Empty lists mean "every peer" and "every port".
         (peers.is_empty() || peers.iter().any(|p| np_peer_matches(ctx, ns, p)))
