@@ -188,11 +188,17 @@ impl Enricher {
         Ok(Some(me))
     }
 
-    fn rebuild(&mut self) {
+    /// Everything the sources hold now: the file's objects, then the cluster's.
+    fn snapshot(&self) -> Snapshot {
         let mut snapshot = self.file_snapshot.clone();
         if let Some((_, w, _)) = &self.kube {
             snapshot.extend(w.snapshot());
         }
+        snapshot
+    }
+
+    fn rebuild(&mut self) {
+        let snapshot = self.snapshot();
         let (index, problems) = Index::build(&snapshot);
         report(&problems);
         info!(endpoints = index.len(), "inventory index built");
@@ -219,13 +225,7 @@ impl Enricher {
         }
         let inventory = match &self.policies {
             Some(p) => p.inventory.clone(),
-            None => {
-                let mut snapshot = self.file_snapshot.clone();
-                if let Some((_, w, _)) = &self.kube {
-                    snapshot.extend(w.snapshot());
-                }
-                crate::policy::to_inventory(&snapshot)
-            }
+            None => crate::policy::to_inventory(&self.snapshot()),
         };
         let shared = Arc::new(Mutex::new(Arc::new(inventory)));
         self.shared = Some(shared.clone());
@@ -335,18 +335,39 @@ impl Enricher {
     }
 }
 
+/// The connection audit mode asks the engine about for a flow record: as recorded (source to
+/// destination), any protocol without ports as [`Protocol::Other`] with port 0, and no DNS
+/// names yet; `None` for a TCP, UDP or SCTP record without a destination port.
+pub fn audit_connection(
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    dst_port: Option<u16>,
+) -> Option<Connection> {
+    let (protocol, port) = match (proto, dst_port) {
+        (6, Some(port)) => (Protocol::Tcp, port),
+        (17, Some(port)) => (Protocol::Udp, port),
+        (132, Some(port)) => (Protocol::Sctp, port),
+        (6 | 17 | 132, None) => return None,
+        _ => (Protocol::Other, 0),
+    };
+    Some(Connection {
+        src: Endpoint::Ip(src),
+        dst: Endpoint::Ip(dst),
+        protocol,
+        port,
+        dst_dns_names: Vec::new(),
+    })
+}
+
 /// The events the engine decides for the record's connection, per direction, cached per
 /// connection.
 fn engine_events(p: &mut Policies, rec: &FlowRecord) -> DirectionEvents {
     let (Some(src), Some(dst)) = (rec.src_addr, rec.dst_addr) else {
         return DirectionEvents::default();
     };
-    let (protocol, port) = match (rec.proto, rec.dst_port) {
-        (6, Some(port)) => (Protocol::Tcp, port),
-        (17, Some(port)) => (Protocol::Udp, port),
-        (132, Some(port)) => (Protocol::Sctp, port),
-        (6 | 17 | 132, None) => return DirectionEvents::default(),
-        _ => (Protocol::Other, 0),
+    let Some(mut conn) = audit_connection(src, dst, rec.proto, rec.dst_port) else {
+        return DirectionEvents::default();
     };
     if let Some(dns) = &p.dns {
         // A name now resolves elsewhere: every cached verdict may be stale.
@@ -355,17 +376,11 @@ fn engine_events(p: &mut Policies, rec: &FlowRecord) -> DirectionEvents {
             p.cache.clear();
         }
     }
-    let key = (src, dst, rec.proto, port);
+    let key = (src, dst, rec.proto, conn.port);
     if let Some(events) = p.cache.get(&key) {
         return events.clone();
     }
-    let conn = Connection {
-        src: Endpoint::Ip(src),
-        dst: Endpoint::Ip(dst),
-        protocol,
-        port,
-        dst_dns_names: p.dns.as_ref().map_or_else(Vec::new, |d| d.names_of(dst)),
-    };
+    conn.dst_dns_names = p.dns.as_ref().map_or_else(Vec::new, |d| d.names_of(dst));
     let json = |d: &Option<netpol::DirectionVerdict>| -> Vec<serde_json::Value> {
         d.iter()
             .flat_map(|d| d.events.iter().map(|e| e.to_json()))

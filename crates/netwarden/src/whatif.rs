@@ -13,7 +13,7 @@
 
 use crate::api_client::ApiArgs;
 use anyhow::{bail, Context};
-use netwarden_policy::netpol::{self, Connection, Endpoint, Inventory, Protocol, Verdict};
+use netwarden_policy::netpol::{self, Connection, Inventory, Verdict};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -241,29 +241,13 @@ fn stored(row: &Value) -> Option<Stored> {
     })
 }
 
-/// The connection as audit mode asks the engine about a flow record: as recorded, with
-/// port-less protocols as [`Protocol::Other`].
+/// The connection as audit mode asks the engine about a flow record (a stored port 0 is no
+/// port: the aggregation reports a missing one as 0).
 fn connection(s: &Stored, names: &HashMap<IpAddr, Vec<String>>) -> Option<Connection> {
-    let protocol = match s.proto {
-        6 => Protocol::Tcp,
-        17 => Protocol::Udp,
-        132 => Protocol::Sctp,
-        _ => Protocol::Other,
-    };
-    if protocol != Protocol::Other && s.port == 0 {
-        return None;
-    }
-    Some(Connection {
-        src: Endpoint::Ip(s.src_addr),
-        dst: Endpoint::Ip(s.dst_addr),
-        protocol,
-        port: if protocol == Protocol::Other {
-            0
-        } else {
-            s.port
-        },
-        dst_dns_names: names.get(&s.dst_addr).cloned().unwrap_or_default(),
-    })
+    let port = Some(s.port).filter(|&p| p != 0);
+    let mut conn = crate::enrichment::audit_connection(s.src_addr, s.dst_addr, s.proto, port)?;
+    conn.dst_dns_names = names.get(&s.dst_addr).cloned().unwrap_or_default();
+    Some(conn)
 }
 
 fn port_label(s: &Stored) -> String {
