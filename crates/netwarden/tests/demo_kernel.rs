@@ -4,53 +4,19 @@
 
 mod common;
 
+use common::http::{enc, free_port, get};
 use common::BIN;
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// GET `path` from `addr`; the status and the body.
-fn get(addr: &str, path: &str) -> (u16, String) {
-    let Ok(mut s) = TcpStream::connect(addr) else {
-        return (0, String::new());
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
-    let _ = write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    );
-    let mut raw = String::new();
-    let _ = s.read_to_string(&mut raw);
-    let status = raw
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = raw
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    (status, body)
-}
-
 fn json(addr: &str, path: &str) -> Value {
-    let (status, body) = get(addr, path);
+    let (status, body) = get(addr, path, None);
     if status != 200 {
         return Value::Null;
     }
     serde_json::from_str(&body).unwrap_or(Value::Null)
-}
-
-fn enc(filter: &str) -> String {
-    filter
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Polls until `check` holds on the answer of `path`, or the deadline.
@@ -84,15 +50,8 @@ fn messages(flow: &Value) -> Vec<String> {
 
 #[test]
 fn the_demo_runs_the_whole_stack_and_cleans_up() {
-    let free = || {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    };
-    let addr = format!("127.0.0.1:{}", free());
-    let metrics_addr = format!("127.0.0.1:{}", free());
+    let addr = format!("127.0.0.1:{}", free_port());
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
     let mut demo = Command::new(BIN)
         .args(["demo", "--seconds", "120", "--listen", &addr])
         .args(["--metrics", &metrics_addr])
@@ -216,7 +175,7 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
         "{change}"
     );
     // NetObserv's flow metrics, with the workload and the deciding policy.
-    let (status, metrics) = get(&metrics_addr, "/metrics");
+    let (status, metrics) = get(&metrics_addr, "/metrics", None);
     assert_eq!(status, 200);
     let sample = |prefix: &str| {
         metrics
@@ -244,7 +203,7 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
                 && l.contains("allow-iperf3-5201")),
         "{metrics}"
     );
-    let (status, page) = get(&addr, "/");
+    let (status, page) = get(&addr, "/", None);
     assert_eq!(status, 200);
     assert!(page.contains("app.js"), "{page}");
 

@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod firewall;
+pub mod http;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
