@@ -55,7 +55,8 @@ pub struct Ingest {
     writer: Option<JoinHandle<()>>,
 }
 
-fn now_ms() -> i64 {
+/// Now, in the store's time unit: milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

@@ -11,7 +11,7 @@ pub mod row;
 
 pub use duck::{DuckStore, FlowPage, RetentionReport, StoreOptions, StoreStats, SCHEMA_VERSION};
 pub use error::StoreError;
-pub use ingest::{Ingest, IngestCounters, IngestOptions};
+pub use ingest::{now_ms, Ingest, IngestCounters, IngestOptions};
 
 use netwarden_model::FlowRecord;
 use netwarden_query::fields::Field;

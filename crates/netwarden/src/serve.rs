@@ -109,10 +109,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut next_retention = std::time::Instant::now();
     while !stop.load(Ordering::Relaxed) {
         if std::time::Instant::now() >= next_retention {
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            if let Err(e) = store.enforce_retention(now) {
+            if let Err(e) = store.enforce_retention(netwarden_store::now_ms()) {
                 tracing::warn!("retention: {e}");
             }
             next_retention = std::time::Instant::now() + Duration::from_secs(60);

@@ -12,7 +12,6 @@ use netwarden_query::{
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// An error answer: the status and its JSON body (`{"error": ...}`, plus `position` and
 /// `token` for filter errors). Boxed so results stay small on the success path.
@@ -46,12 +45,6 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     )
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Filter and time range, parsed.
 struct Scoped {
     filter: Option<netwarden_query::Expr>,
@@ -74,7 +67,7 @@ impl Scoped {
                 )
             })?,
         };
-        let now = now_ms();
+        let now = netwarden_store::now_ms();
         let time = |name: &str, v: Option<&str>| -> Result<Option<i64>, ApiError> {
             v.filter(|t| !t.is_empty())
                 .map(|t| parse_time(t, now).map_err(|e| bad(format!("{name}={t:?}: {e}"))))

@@ -6,7 +6,7 @@ use netwarden_model::{FlowRecord, K8sEndpointDst, K8sEndpointSrc};
 use netwarden_query::{field, parse_filter, FlowQuery, Metric, Scope};
 use netwarden_store::{DuckStore, FlowStore, StoreOptions};
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 #[derive(clap::Args, Debug)]
 pub struct StoreBenchArgs {
@@ -112,9 +112,7 @@ pub fn run(args: &StoreBenchArgs) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&args.dir);
     let path = args.dir.join("flows.duckdb");
     let store = DuckStore::open(&path, StoreOptions::default())?;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
+    let now = netwarden_store::now_ms();
     let span = (args.hours * 3_600_000) as i64;
     let start = now - span;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
