@@ -1,31 +1,36 @@
 //! Addresses as order-preserving 128-bit keys, so that a CIDR block is one `BETWEEN` range.
 //!
 //! An address becomes its IPv6 form (IPv4 `a.b.c.d` as the IPv4-mapped `::ffff:a.b.c.d`), read as
-//! a big-endian `u128`, with the top bit flipped and reinterpreted as `i128`: flipping the top bit
-//! maps unsigned order onto signed order, which is what DuckDB's HUGEINT compares.
+//! a big-endian `u128`: DuckDB's UHUGEINT compares in that order and holds every address
+//! (its signed HUGEINT cannot hold `i128::MIN`).
 
 use std::net::{IpAddr, Ipv6Addr};
 
-/// The key stored in an address field's HUGEINT column.
-pub fn addr_key(addr: IpAddr) -> i128 {
+/// The key of an address field (a UHUGEINT column).
+pub fn addr_key(addr: IpAddr) -> u128 {
     let v6 = match addr {
         IpAddr::V4(v4) => v4.to_ipv6_mapped(),
         IpAddr::V6(v6) => v6,
     };
-    key_of(u128::from(v6))
+    u128::from(v6)
 }
 
-fn key_of(bits: u128) -> i128 {
-    (bits ^ (1u128 << 127)) as i128
+/// The address of a key: IPv4-mapped keys are IPv4 addresses.
+pub fn key_addr(key: u128) -> IpAddr {
+    let v6 = Ipv6Addr::from(key);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(v6),
+    }
 }
 
 /// An inclusive range of address keys: one address or a CIDR block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AddrRange {
     /// Key of the first address of the range.
-    pub first: i128,
+    pub first: u128,
     /// Key of the last address, inclusive.
-    pub last: i128,
+    pub last: u128,
     /// The canonical text: `10.0.0.0/8`, `fd00::1`.
     pub text: String,
 }
@@ -80,26 +85,27 @@ pub fn parse_addr_range(text: &str) -> Result<AddrRange, String> {
         }
         (IpAddr::V6(_), Some(_)) => format!("{}/{len}", Ipv6Addr::from(first)),
     };
-    Ok(AddrRange {
-        first: key_of(first),
-        last: key_of(last),
-        text,
-    })
+    Ok(AddrRange { first, last, text })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn key(s: &str) -> i128 {
+    fn key(s: &str) -> u128 {
         addr_key(s.parse().unwrap())
     }
 
     #[test]
     fn keys_preserve_order_and_map_ipv4() {
-        assert_eq!(key("::"), i128::MIN);
-        assert_eq!(key("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), i128::MAX);
-        assert_eq!(key("::8000:0:0:0"), key("::") + (1i128 << 63));
+        assert_eq!(key("::"), 0);
+        assert_eq!(key("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), u128::MAX);
+        assert_eq!(key("::8000:0:0:0"), key("::") + (1u128 << 63));
+        for a in ["10.0.0.1", "::", "fd00::1", "::ffff:0.0.0.0"] {
+            let ip: IpAddr = a.parse().unwrap();
+            let back = key_addr(addr_key(ip));
+            assert_eq!(back.to_string(), a.replace("::ffff:", ""), "{a}");
+        }
         assert_eq!(key("10.0.0.1"), key("::ffff:10.0.0.1"));
         let ordered = [
             "::",
@@ -167,8 +173,8 @@ mod tests {
             assert_eq!(r.last, key(last), "{input} last");
             assert_eq!(r.text, *text, "{input} text");
         }
-        assert_eq!(parse_addr_range("::/0").unwrap().first, i128::MIN);
-        assert_eq!(parse_addr_range("::/0").unwrap().last, i128::MAX);
+        assert_eq!(parse_addr_range("::/0").unwrap().first, 0);
+        assert_eq!(parse_addr_range("::/0").unwrap().last, u128::MAX);
         assert!(parse_addr_range("10.0.0.1").unwrap().is_single());
         assert!(!parse_addr_range("10.0.0.0/31").unwrap().is_single());
     }

@@ -2,6 +2,10 @@
 //!
 //! Every total is a UBIGINT (`CAST(... AS UBIGINT)`), so the store reads one integer type
 //! whatever DuckDB's `sum` returns, and an empty sum reads 0, not NULL.
+//!
+//! Flows are counted as `sum(nw_flows)`, not `count(*)`: the store's sources give every row the
+//! number of flows it stands for, 1 for a stored flow and more for a row of its rollups, so the
+//! same statement runs on either.
 
 use crate::error::QueryError;
 use crate::fields::{time_field, Field, Kind};
@@ -17,32 +21,32 @@ pub const MAX_GROUPS: u32 = 10_000;
 pub enum Metric {
     Bytes,
     Packets,
-    /// Number of flow records.
+    /// Number of flow records (the sources' `nw_flows` column).
     Flows,
     DropPackets,
     DropBytes,
 }
 
 impl Metric {
-    /// The column summed, `None` for a count.
-    fn column(self) -> Option<&'static str> {
+    /// The column summed.
+    fn column(self) -> &'static str {
         match self {
-            Metric::Bytes => Some("bytes"),
-            Metric::Packets => Some("packets"),
-            Metric::Flows => None,
-            Metric::DropPackets => Some("pkt_drop_packets"),
-            Metric::DropBytes => Some("pkt_drop_bytes"),
+            Metric::Bytes => "bytes",
+            Metric::Packets => "packets",
+            Metric::Flows => FLOWS_COLUMN,
+            Metric::DropPackets => "pkt_drop_packets",
+            Metric::DropBytes => "pkt_drop_bytes",
         }
     }
 
     /// The total as an expression over the flow columns.
     fn total(self) -> String {
-        match self.column() {
-            Some(c) => format!("CAST(coalesce(sum({c}), 0) AS UBIGINT)"),
-            None => "CAST(count(*) AS UBIGINT)".to_string(),
-        }
+        format!("CAST(coalesce(sum({}), 0) AS UBIGINT)", self.column())
     }
 }
+
+/// The column of a flow source holding the number of flows a row stands for.
+pub const FLOWS_COLUMN: &str = "nw_flows";
 
 /// The metric columns every top table and topology edge carries, in this order.
 pub(crate) const METRICS: [(Metric, &str); 5] = [
@@ -108,12 +112,7 @@ pub fn top_sql(group_by: &[&Field], metric: Metric, n: u32, scope: &Scope, from:
         inner.push(format!("{expr} AS g{i}"));
         outer.push(format!("g{i} AS {name}"));
     }
-    inner.extend(
-        METRICS
-            .iter()
-            .filter_map(|(m, _)| m.column())
-            .map(str::to_string),
-    );
+    inner.extend(METRICS.iter().map(|(m, _)| m.column().to_string()));
     outer.push(metric_totals());
 
     let mut sql = Sql::default();
@@ -169,7 +168,7 @@ pub fn series_sql(
         return Ok(sql);
     };
     let (expr, name) = group_expr(f);
-    let measure = metric.column().unwrap_or("1");
+    let measure = metric.column();
     let total = "CAST(coalesce(sum(measure), 0) AS UBIGINT)";
     sql.push(&format!(
         "WITH scoped AS (SELECT {bucket} AS bucket_ms, {expr} AS grp, {measure} AS measure FROM "
@@ -195,10 +194,10 @@ mod tests {
     use crate::sqlcheck::check;
 
     const TOTALS: &str = "CAST(coalesce(sum(bytes), 0) AS UBIGINT) AS bytes, \
-        CAST(coalesce(sum(packets), 0) AS UBIGINT) AS packets, CAST(count(*) AS UBIGINT) AS flows, \
+        CAST(coalesce(sum(packets), 0) AS UBIGINT) AS packets, CAST(coalesce(sum(nw_flows), 0) AS UBIGINT) AS flows, \
         CAST(coalesce(sum(pkt_drop_packets), 0) AS UBIGINT) AS drop_packets, \
         CAST(coalesce(sum(pkt_drop_bytes), 0) AS UBIGINT) AS drop_bytes";
-    const MEASURES: &str = "bytes, packets, pkt_drop_packets, pkt_drop_bytes";
+    const MEASURES: &str = "bytes, packets, nw_flows, pkt_drop_packets, pkt_drop_bytes";
 
     fn f(name: &str) -> &'static Field {
         field(name).unwrap()
@@ -312,7 +311,7 @@ mod tests {
         check(&sql);
         assert_eq!(
             sql.text,
-            "SELECT (time_flow_end_ms // 1000) * 1000 AS bucket_ms, CAST(count(*) AS UBIGINT) AS value \
+            "SELECT (time_flow_end_ms // 1000) * 1000 AS bucket_ms, CAST(coalesce(sum(nw_flows), 0) AS UBIGINT) AS value \
              FROM flows GROUP BY bucket_ms ORDER BY bucket_ms"
         );
     }
@@ -358,7 +357,7 @@ mod tests {
         check(&sql);
         assert!(sql.text.starts_with(
             "WITH scoped AS (SELECT (time_flow_end_ms // 10) * 10 AS bucket_ms, \
-             unnest(string_split(network_event_messages, chr(10))) AS grp, 1 AS measure FROM flows), "
+             unnest(string_split(network_event_messages, chr(10))) AS grp, nw_flows AS measure FROM flows), "
         ));
         assert!(sql.text.contains("LIMIT 1)"));
         assert!(sql.text.contains("s.grp AS network_event_messages,"));

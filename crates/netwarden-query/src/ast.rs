@@ -19,6 +19,28 @@ pub enum Expr {
     Compare(Comparison),
 }
 
+impl Expr {
+    /// Every field the filter compares (both ends of an either-end comparison), repeats included.
+    pub fn fields(&self) -> Vec<&'static Field> {
+        let mut out = Vec::new();
+        self.collect_fields(&mut out);
+        out
+    }
+
+    fn collect_fields(&self, out: &mut Vec<&'static Field>) {
+        match self {
+            Expr::And(items) | Expr::Or(items) => {
+                items.iter().for_each(|e| e.collect_fields(out));
+            }
+            Expr::Not(inner) => inner.collect_fields(out),
+            Expr::Compare(c) => match c.target {
+                Target::One(f) => out.push(f),
+                Target::Either { src, dst } => out.extend([src, dst]),
+            },
+        }
+    }
+}
+
 /// `<target> <op> <value>`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Comparison {

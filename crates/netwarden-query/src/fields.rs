@@ -17,7 +17,7 @@ pub enum SqlType {
     USmallInt,
     UInteger,
     UBigInt,
-    HugeInt,
+    UHugeInt,
     Double,
     Varchar,
 }
@@ -32,7 +32,7 @@ impl SqlType {
             SqlType::USmallInt => "USMALLINT",
             SqlType::UInteger => "UINTEGER",
             SqlType::UBigInt => "UBIGINT",
-            SqlType::HugeInt => "HUGEINT",
+            SqlType::UHugeInt => "UHUGEINT",
             SqlType::Double => "DOUBLE",
             SqlType::Varchar => "VARCHAR",
         }
@@ -42,6 +42,7 @@ impl SqlType {
     /// bounds are rejected at parse time because DuckDB fails the whole query when it cannot cast
     /// a parameter to the column's type.
     pub fn int_bounds(self) -> Option<(i128, i128)> {
+        // UHUGEINT (address keys) is never compared with a typed integer: addresses parse apart.
         Some(match self {
             SqlType::BigInt => (i64::MIN.into(), i64::MAX.into()),
             SqlType::Integer => (i32::MIN.into(), i32::MAX.into()),
@@ -49,7 +50,7 @@ impl SqlType {
             SqlType::USmallInt => (0, u16::MAX.into()),
             SqlType::UInteger => (0, u32::MAX.into()),
             SqlType::UBigInt => (0, u64::MAX.into()),
-            SqlType::HugeInt => (i128::MIN, i128::MAX),
+            SqlType::UHugeInt => (0, i128::MAX),
             SqlType::Double | SqlType::Varchar => return None,
         })
     }
@@ -79,7 +80,7 @@ pub enum Kind {
     /// A comma-joined list (`Interfaces`, `IfDirections`): `=` matches any element, `=~` the
     /// joined text.
     List,
-    /// An IP address stored twice: `column` holds the order-preserving HUGEINT key (see
+    /// An IP address stored twice: `column` holds the order-preserving UHUGEINT key (see
     /// [`crate::addr`]) that `=`, CIDR and `<`/`>` filters compare and sorts use; `text_column`
     /// holds the address as text, which is what rows display, groups use and regexes match.
     Addr { text_column: &'static str },
@@ -94,7 +95,7 @@ pub enum Kind {
 pub struct Field {
     /// NetObserv's name, as users type it and as JSON carries it (`SrcK8S_Namespace`).
     pub name: &'static str,
-    /// The main column (snake_case). For [`Kind::Addr`] this is the HUGEINT key column.
+    /// The main column (snake_case). For [`Kind::Addr`] this is the UHUGEINT key column.
     pub column: &'static str,
     /// DuckDB type of `column`.
     pub sql_type: SqlType,
@@ -175,7 +176,7 @@ const fn addr(name: &'static str, key_column: &'static str, text_column: &'stati
     Field {
         name,
         column: key_column,
-        sql_type: SqlType::HugeInt,
+        sql_type: SqlType::UHugeInt,
         kind: Kind::Addr { text_column },
         nullable: true,
     }
@@ -291,8 +292,6 @@ pub fn either_end_names() -> impl Iterator<Item = &'static str> {
         .filter(|rest| either_end(rest).is_some())
 }
 
-// The table's DDL, derived from the catalog so the table and the queries cannot disagree.
-
 /// Checks that `name` can be printed into SQL as a table name: `[a-z_][a-z0-9_]*`, at most 63
 /// characters (DuckDB would accept more, but a longer name is surely a bug).
 pub fn validate_table_name(name: &str) -> Result<(), QueryError> {
@@ -306,33 +305,6 @@ pub fn validate_table_name(name: &str) -> Result<(), QueryError> {
     } else {
         Err(QueryError::TableName(name.to_string()))
     }
-}
-
-/// Every physical column with its DuckDB type and NOT NULL where the field is required, in
-/// table order (an address's key column, then its text column).
-fn table_columns() -> Vec<(&'static str, String)> {
-    fields()
-        .iter()
-        .flat_map(|f| {
-            f.columns().into_iter().map(move |(column, t)| {
-                let not_null = if f.nullable { "" } else { " NOT NULL" };
-                (column, format!("{t}{not_null}"))
-            })
-        })
-        .collect()
-}
-
-/// `CREATE TABLE IF NOT EXISTS <table> (...)` with every column, one per line.
-pub fn create_table_sql(table: &str) -> Result<String, QueryError> {
-    validate_table_name(table)?;
-    let body: Vec<String> = table_columns()
-        .into_iter()
-        .map(|(c, t)| format!("    {c} {t}"))
-        .collect();
-    Ok(format!(
-        "CREATE TABLE IF NOT EXISTS {table} (\n{}\n)",
-        body.join(",\n")
-    ))
 }
 
 #[cfg(test)]
@@ -405,7 +377,10 @@ mod tests {
         let f = field("SrcAddr").unwrap();
         assert_eq!(
             f.columns(),
-            vec![("src_ip", SqlType::HugeInt), ("src_addr", SqlType::Varchar)]
+            vec![
+                ("src_ip", SqlType::UHugeInt),
+                ("src_addr", SqlType::Varchar)
+            ]
         );
         assert_eq!(f.display_column(), "src_addr");
         let e = field("NetworkEvents").unwrap();
@@ -488,46 +463,6 @@ mod tests {
                 Err(QueryError::TableName(bad.to_string())),
                 "{bad}"
             );
-            assert!(create_table_sql(bad).is_err());
         }
-    }
-
-    #[test]
-    fn create_table() {
-        let sql = create_table_sql("flows").unwrap();
-        let lines: Vec<&str> = sql.lines().collect();
-        assert_eq!(lines[0], "CREATE TABLE IF NOT EXISTS flows (");
-        assert_eq!(
-            &lines[1..8],
-            [
-                "    time_received BIGINT NOT NULL,",
-                "    time_flow_start_ms BIGINT NOT NULL,",
-                "    time_flow_end_ms BIGINT NOT NULL,",
-                "    src_ip HUGEINT,",
-                "    src_addr VARCHAR,",
-                "    dst_ip HUGEINT,",
-                "    dst_addr VARCHAR,",
-            ]
-        );
-        for line in [
-            "    src_port INTEGER,",
-            "    proto UTINYINT NOT NULL,",
-            "    bytes UBIGINT NOT NULL,",
-            "    interfaces VARCHAR NOT NULL,",
-            "    sampling UINTEGER NOT NULL,",
-            "    agent_ip HUGEINT,",
-            "    agent_addr VARCHAR,",
-            "    dns_latency_ms DOUBLE,",
-            "    network_events VARCHAR,",
-            "    network_event_messages VARCHAR,",
-            "    src_k8s_host_ip HUGEINT,",
-            "    src_k8s_host_addr VARCHAR,",
-        ] {
-            assert!(lines.contains(&line), "{line}");
-        }
-        assert_eq!(lines[lines.len() - 2], "    k8s_flow_layer VARCHAR");
-        assert_eq!(lines[lines.len() - 1], ")");
-        // 50 fields, 5 addresses and the events with a second column.
-        assert_eq!(lines.len(), 2 + 56);
     }
 }

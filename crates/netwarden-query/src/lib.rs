@@ -13,8 +13,8 @@
 //!
 //! The crate is pure: it turns text into typed filters ([`parse_filter`]) and queries into SQL
 //! text plus parameters ([`flows_sql`], [`count_sql`], [`top_sql`], [`series_sql`],
-//! [`topology_sql`], [`values_sql`]); the store executes them. The field catalog ([`fields()`])
-//! also gives the table's DDL ([`create_table_sql`]), and [`addr`] the address keys rows store.
+//! [`topology_sql`], [`values_sql`]); the store executes them, over sources that give back the
+//! catalog's columns ([`fields()`]); [`addr`] gives the address keys rows store.
 //!
 //! Identifiers in the SQL come only from the catalog and from table names the store validated
 //! ([`validate_table_name`]); every value a user typed travels as a [`Param`].
@@ -37,14 +37,14 @@ mod typing;
 #[cfg(test)]
 mod sqlcheck;
 
-pub use addr::{addr_key, parse_addr_range, AddrRange};
-pub use aggregate::{series_sql, top_sql, Metric, MAX_GROUPS};
+pub use addr::{addr_key, key_addr, parse_addr_range, AddrRange};
+pub use aggregate::{series_sql, top_sql, Metric, FLOWS_COLUMN, MAX_GROUPS};
 pub use ast::{Comparison, Expr, Op, Target, Value};
 pub use autocomplete::values_sql;
 pub use error::{ParseError, QueryError};
 pub use fields::{
-    create_table_sql, either_end, either_end_names, field, fields, time_field, validate_table_name,
-    Field, Kind, SqlType,
+    either_end, either_end_names, field, fields, time_field, validate_table_name, Field, Kind,
+    SqlType,
 };
 pub use flows::{count_sql, flows_sql, FlowQuery, SortKey, MAX_LIMIT};
 pub use parse::parse_filter;

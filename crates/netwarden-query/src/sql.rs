@@ -19,8 +19,8 @@ pub enum Param {
     Text(String),
     Int(i64),
     UInt(u64),
-    /// An address key (HUGEINT), see [`crate::addr`].
-    HugeInt(i128),
+    /// An address key (UHUGEINT), see [`crate::addr`].
+    AddrKey(u128),
     Float(f64),
 }
 
@@ -204,9 +204,9 @@ fn leaf(f: &Field, op: Op, value: &Value, negated: bool, sql: &mut Sql) {
             } else {
                 " BETWEEN "
             });
-            sql.param(Param::HugeInt(range.first))
+            sql.param(Param::AddrKey(range.first))
                 .push(" AND ")
-                .param(Param::HugeInt(range.last));
+                .param(Param::AddrKey(range.last));
             close(sql);
         }
         (Op::Eq, _) => {
@@ -239,7 +239,7 @@ fn scalar(value: &Value) -> Param {
         Value::Int(v) => Param::Int(*v),
         Value::UInt(v) => Param::UInt(*v),
         Value::Float(v) => Param::Float(*v),
-        Value::Addr(r) => Param::HugeInt(r.first),
+        Value::Addr(r) => Param::AddrKey(r.first),
         Value::Empty => unreachable!("absent values are not compared"),
     }
 }
@@ -253,7 +253,7 @@ mod tests {
     use Param::*;
 
     fn key(s: &str) -> Param {
-        HugeInt(addr_key(s.parse().unwrap()))
+        AddrKey(addr_key(s.parse().unwrap()))
     }
 
     fn text(s: &str) -> Param {
@@ -326,7 +326,7 @@ mod tests {
             ("SrcAddr!=10.0.0.1", "src_ip IS DISTINCT FROM ?", vec![key("10.0.0.1")]),
             ("DstAddr>=10.0.0.5", "dst_ip >= ?", vec![key("10.0.0.5")]),
             ("DstAddr=fd00::/8", "dst_ip BETWEEN ? AND ?", vec![key("fd00::"), key("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")]),
-            ("DstAddr=::/0", "dst_ip BETWEEN ? AND ?", vec![HugeInt(i128::MIN), HugeInt(i128::MAX)]),
+            ("DstAddr=::/0", "dst_ip BETWEEN ? AND ?", vec![AddrKey(0), AddrKey(u128::MAX)]),
             ("AgentIP=192.168.0.0/16", "agent_ip BETWEEN ? AND ?", vec![key("192.168.0.0"), key("192.168.255.255")]),
             (r#"SrcAddr=~"^10\.""#, "regexp_matches(src_addr, ?)", vec![text(r"^10\.")]),
             (

@@ -66,6 +66,7 @@ const WORDS: &[&str] = &[
     "drop_packets",
     "drop_bytes",
     "denied_flows",
+    "nw_flows",
     "v",
     "varchar",
     "lower",

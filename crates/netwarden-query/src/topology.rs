@@ -1,6 +1,6 @@
 //! The traffic graph: edges between Kubernetes identities at a chosen level.
 
-use crate::aggregate::{metric_ordinal, metric_totals, Metric, MAX_GROUPS};
+use crate::aggregate::{metric_ordinal, metric_totals, Metric, FLOWS_COLUMN, MAX_GROUPS};
 use crate::fields::field;
 use crate::sql::{Scope, Sql};
 use serde::{Deserialize, Serialize};
@@ -86,6 +86,7 @@ pub fn topology_sql(level: Level, scope: &Scope, from: &str, max_edges: u32) -> 
             "packets",
             "pkt_drop_packets",
             "pkt_drop_bytes",
+            FLOWS_COLUMN,
             "network_event_messages",
         ]
         .map(str::to_string),
@@ -95,7 +96,7 @@ pub fn topology_sql(level: Level, scope: &Scope, from: &str, max_edges: u32) -> 
         .push(&keys.join(", "))
         .push(", ")
         .push(&metric_totals());
-    sql.push(", CAST(count(*) FILTER (WHERE contains(network_event_messages, 'Dropped')) AS UBIGINT) AS denied_flows");
+    sql.push(", CAST(coalesce(sum(nw_flows) FILTER (WHERE contains(network_event_messages, 'Dropped')), 0) AS UBIGINT) AS denied_flows");
     sql.push(" FROM (SELECT ")
         .push(&inner.join(", "))
         .push(" FROM ")
@@ -121,12 +122,12 @@ mod tests {
     use crate::sqlcheck::check;
 
     const TOTALS: &str = "CAST(coalesce(sum(bytes), 0) AS UBIGINT) AS bytes, \
-        CAST(coalesce(sum(packets), 0) AS UBIGINT) AS packets, CAST(count(*) AS UBIGINT) AS flows, \
+        CAST(coalesce(sum(packets), 0) AS UBIGINT) AS packets, CAST(coalesce(sum(nw_flows), 0) AS UBIGINT) AS flows, \
         CAST(coalesce(sum(pkt_drop_packets), 0) AS UBIGINT) AS drop_packets, \
         CAST(coalesce(sum(pkt_drop_bytes), 0) AS UBIGINT) AS drop_bytes, \
-        CAST(count(*) FILTER (WHERE contains(network_event_messages, 'Dropped')) AS UBIGINT) AS denied_flows";
+        CAST(coalesce(sum(nw_flows) FILTER (WHERE contains(network_event_messages, 'Dropped')), 0) AS UBIGINT) AS denied_flows";
     const MEASURES: &str =
-        "bytes, packets, pkt_drop_packets, pkt_drop_bytes, network_event_messages";
+        "bytes, packets, pkt_drop_packets, pkt_drop_bytes, nw_flows, network_event_messages";
 
     #[test]
     fn namespace_graph() {

@@ -76,7 +76,7 @@ fn number(field: &Field, name: &str, text: &str) -> Result<Value, String> {
     Ok(if field.sql_type.is_unsigned() {
         Value::UInt(v as u64)
     } else {
-        debug_assert!(field.sql_type != SqlType::HugeInt);
+        debug_assert!(field.sql_type != SqlType::UHugeInt);
         Value::Int(v as i64)
     })
 }

@@ -1,176 +1,270 @@
-//! Records as one Arrow record batch in the flow tables' column order, for DuckDB's Arrow
-//! appender: one typed column each, filled from the records' [`Cell`]s, instead of one
-//! dynamically typed value per cell through the row appender (several times slower).
+//! Flows as Arrow record batches for DuckDB's appender, in the column order of
+//! [`crate::layout`]: the fact rows, and the per-minute rollup rows summed from them. Typed
+//! columns filled straight from the records (no per-value dynamic dispatch), and almost no text:
+//! text costs DuckDB's appender a call per value.
 
-use crate::row::{cells, Cell};
+use crate::dims::FlowIds;
+use crate::layout::{FACT_COLUMNS, ROLLUP_COLUMNS};
 use duckdb::arrow::array::{
     ArrayRef, Float64Builder, Int32Builder, Int64Builder, StringBuilder, UInt16Builder,
     UInt32Builder, UInt64Builder, UInt8Builder,
 };
-use duckdb::arrow::datatypes::{DataType, Field as ArrowField, Schema, SchemaRef};
 use duckdb::arrow::error::ArrowError;
 use duckdb::arrow::record_batch::RecordBatch;
 use netwarden_model::FlowRecord;
-use netwarden_query::fields::{fields, SqlType};
-use std::sync::{Arc, OnceLock};
+use netwarden_query::addr_key;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
 
-/// HUGEINT (the address keys) travels as decimal text, which DuckDB's appender casts to the
-/// table's HUGEINT: Arrow has no 128-bit integer, and DECIMAL(38, 0) cannot hold every key
-/// (their 39-digit extremes are IPv4 addresses).
-const HUGE: DataType = DataType::Utf8;
-
-fn arrow_type(t: SqlType) -> DataType {
-    match t {
-        SqlType::BigInt => DataType::Int64,
-        SqlType::Integer => DataType::Int32,
-        SqlType::UTinyInt => DataType::UInt8,
-        SqlType::USmallInt => DataType::UInt16,
-        SqlType::UInteger => DataType::UInt32,
-        SqlType::UBigInt => DataType::UInt64,
-        SqlType::HugeInt => HUGE,
-        SqlType::Double => DataType::Float64,
-        SqlType::Varchar => DataType::Utf8,
+/// The two UBIGINT halves of an address key.
+fn halves(ip: Option<IpAddr>) -> (Option<u64>, Option<u64>) {
+    match ip {
+        Some(ip) => {
+            let k = addr_key(ip);
+            (Some((k >> 64) as u64), Some(k as u64))
+        }
+        None => (None, None),
     }
 }
 
-/// Every physical column with its type, in table order.
-fn columns() -> impl Iterator<Item = (&'static str, SqlType)> {
-    fields().iter().flat_map(|f| f.columns())
+fn batch(columns: &[(&str, &str)], arrays: Vec<ArrayRef>) -> Result<RecordBatch, ArrowError> {
+    let named: Vec<(&str, ArrayRef)> = columns.iter().map(|(c, _)| *c).zip(arrays).collect();
+    RecordBatch::try_from_iter(named)
 }
 
-fn schema() -> SchemaRef {
-    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
-    SCHEMA
-        .get_or_init(|| {
-            Arc::new(Schema::new(
-                columns()
-                    .map(|(c, t)| ArrowField::new(c, arrow_type(t), true))
-                    .collect::<Vec<_>>(),
-            ))
-        })
-        .clone()
+/// Fact rows of `rows` (each record with its dimension ids).
+pub fn fact_batch(rows: &[(&FlowRecord, FlowIds)]) -> Result<RecordBatch, ArrowError> {
+    let n = rows.len();
+    let i64s = || Int64Builder::with_capacity(n);
+    let u64s = || UInt64Builder::with_capacity(n);
+    let u32s = || UInt32Builder::with_capacity(n);
+    let u16s = || UInt16Builder::with_capacity(n);
+    let u8s = || UInt8Builder::with_capacity(n);
+    let i32s = || Int32Builder::with_capacity(n);
+    let texts = || StringBuilder::with_capacity(n, 0);
+    let (mut received, mut start, mut end) = (i64s(), i64s(), i64s());
+    let (mut src_hi, mut src_lo, mut dst_hi, mut dst_lo) = (u64s(), u64s(), u64s(), u64s());
+    let (mut src_port, mut dst_port) = (i32s(), i32s());
+    let (mut proto, mut etype, mut icmp_type, mut icmp_code) = (u8s(), u16s(), u8s(), u8s());
+    let (mut bytes, mut packets, mut flags, mut dscp, mut sampling) =
+        (u64s(), u64s(), u16s(), u8s(), u32s());
+    let (mut drop_packets, mut drop_bytes) = (u64s(), u64s());
+    let (mut drop_cause, mut drop_state, mut drop_flags) = (texts(), texts(), u16s());
+    let (mut dns_id, mut dns_flags, mut dns_rcode) = (u16s(), u16s(), texts());
+    let mut dns_latency = Float64Builder::with_capacity(n);
+    let (mut dns_name, mut rtt) = (texts(), u64s());
+    let (mut src_wl, mut dst_wl, mut src_ep, mut dst_ep, mut ctx, mut events) =
+        (u32s(), u32s(), u32s(), u32s(), u32s(), u32s());
+    for (r, ids) in rows {
+        received.append_value(r.time_received);
+        start.append_value(r.time_flow_start_ms);
+        end.append_value(r.time_flow_end_ms);
+        let (h, l) = halves(r.src_addr);
+        src_hi.append_option(h);
+        src_lo.append_option(l);
+        let (h, l) = halves(r.dst_addr);
+        dst_hi.append_option(h);
+        dst_lo.append_option(l);
+        src_port.append_option(r.src_port.map(i32::from));
+        dst_port.append_option(r.dst_port.map(i32::from));
+        proto.append_value(r.proto);
+        etype.append_value(r.etype);
+        icmp_type.append_option(r.icmp_type);
+        icmp_code.append_option(r.icmp_code);
+        bytes.append_value(r.bytes);
+        packets.append_value(r.packets);
+        flags.append_option(r.flags);
+        dscp.append_value(r.dscp);
+        sampling.append_value(r.sampling);
+        drop_packets.append_option(r.pkt_drop_packets);
+        drop_bytes.append_option(r.pkt_drop_bytes);
+        drop_cause.append_option(r.pkt_drop_latest_drop_cause.as_deref());
+        drop_state.append_option(r.pkt_drop_latest_state.as_deref());
+        drop_flags.append_option(r.pkt_drop_latest_flags);
+        dns_id.append_option(r.dns_id);
+        dns_flags.append_option(r.dns_flags);
+        dns_rcode.append_option(r.dns_flags_response_code.as_deref());
+        dns_latency.append_option(r.dns_latency_ms);
+        dns_name.append_option(r.dns_name.as_deref());
+        rtt.append_option(r.time_flow_rtt_ns);
+        src_wl.append_value(ids.src_wl);
+        dst_wl.append_value(ids.dst_wl);
+        src_ep.append_value(ids.src_ep);
+        dst_ep.append_value(ids.dst_ep);
+        ctx.append_value(ids.ctx);
+        events.append_value(ids.events);
+    }
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(received.finish()),
+        Arc::new(start.finish()),
+        Arc::new(end.finish()),
+        Arc::new(src_hi.finish()),
+        Arc::new(src_lo.finish()),
+        Arc::new(dst_hi.finish()),
+        Arc::new(dst_lo.finish()),
+        Arc::new(src_port.finish()),
+        Arc::new(dst_port.finish()),
+        Arc::new(proto.finish()),
+        Arc::new(etype.finish()),
+        Arc::new(icmp_type.finish()),
+        Arc::new(icmp_code.finish()),
+        Arc::new(bytes.finish()),
+        Arc::new(packets.finish()),
+        Arc::new(flags.finish()),
+        Arc::new(dscp.finish()),
+        Arc::new(sampling.finish()),
+        Arc::new(drop_packets.finish()),
+        Arc::new(drop_bytes.finish()),
+        Arc::new(drop_cause.finish()),
+        Arc::new(drop_state.finish()),
+        Arc::new(drop_flags.finish()),
+        Arc::new(dns_id.finish()),
+        Arc::new(dns_flags.finish()),
+        Arc::new(dns_rcode.finish()),
+        Arc::new(dns_latency.finish()),
+        Arc::new(dns_name.finish()),
+        Arc::new(rtt.finish()),
+        Arc::new(src_wl.finish()),
+        Arc::new(dst_wl.finish()),
+        Arc::new(src_ep.finish()),
+        Arc::new(dst_ep.finish()),
+        Arc::new(ctx.finish()),
+        Arc::new(events.finish()),
+    ];
+    batch(FACT_COLUMNS, arrays)
 }
 
-/// One column being filled.
-enum Column {
-    I64(Int64Builder),
-    I32(Int32Builder),
-    U8(UInt8Builder),
-    U16(UInt16Builder),
-    U32(UInt32Builder),
-    U64(UInt64Builder),
-    /// The keys' decimal text, and a buffer to format them in.
-    Huge(StringBuilder, String),
-    F64(Float64Builder),
-    Text(StringBuilder),
+/// What a rollup row is keyed by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RollupKey<'a> {
+    pub minute_ms: i64,
+    pub src_wl: u32,
+    pub dst_wl: u32,
+    pub events: u32,
+    pub proto: u8,
+    pub dst_port: Option<u16>,
+    pub drop_cause: Option<&'a str>,
 }
 
-impl Column {
-    fn new(t: SqlType, rows: usize) -> Self {
-        match t {
-            SqlType::BigInt => Column::I64(Int64Builder::with_capacity(rows)),
-            SqlType::Integer => Column::I32(Int32Builder::with_capacity(rows)),
-            SqlType::UTinyInt => Column::U8(UInt8Builder::with_capacity(rows)),
-            SqlType::USmallInt => Column::U16(UInt16Builder::with_capacity(rows)),
-            SqlType::UInteger => Column::U32(UInt32Builder::with_capacity(rows)),
-            SqlType::UBigInt => Column::U64(UInt64Builder::with_capacity(rows)),
-            SqlType::HugeInt => {
-                Column::Huge(StringBuilder::with_capacity(rows, rows * 40), String::new())
-            }
-            SqlType::Double => Column::F64(Float64Builder::with_capacity(rows)),
-            SqlType::Varchar => Column::Text(StringBuilder::with_capacity(rows, rows * 16)),
+/// What a rollup row sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RollupSums {
+    pub bytes: u64,
+    pub packets: u64,
+    pub drop_packets: u64,
+    pub drop_bytes: u64,
+    pub flows: u64,
+}
+
+/// The rollup rows of `rows`: one per minute and key.
+pub fn rollup<'a>(rows: &[(&'a FlowRecord, FlowIds)]) -> HashMap<RollupKey<'a>, RollupSums> {
+    let mut out: HashMap<RollupKey<'a>, RollupSums> = HashMap::new();
+    for (r, ids) in rows {
+        let key = RollupKey {
+            minute_ms: r.time_flow_end_ms.div_euclid(60_000) * 60_000,
+            src_wl: ids.src_wl,
+            dst_wl: ids.dst_wl,
+            events: ids.events,
+            proto: r.proto,
+            dst_port: r.dst_port,
+            drop_cause: r.pkt_drop_latest_drop_cause.as_deref(),
+        };
+        let s = out.entry(key).or_default();
+        s.bytes = s.bytes.saturating_add(r.bytes);
+        s.packets = s.packets.saturating_add(r.packets);
+        s.drop_packets = s
+            .drop_packets
+            .saturating_add(r.pkt_drop_packets.unwrap_or(0));
+        s.drop_bytes = s.drop_bytes.saturating_add(r.pkt_drop_bytes.unwrap_or(0));
+        s.flows += 1;
+    }
+    out
+}
+
+/// Rollup rows as a batch.
+pub fn rollup_batch(rows: &HashMap<RollupKey<'_>, RollupSums>) -> Result<RecordBatch, ArrowError> {
+    let n = rows.len();
+    let mut minute = Int64Builder::with_capacity(n);
+    let (mut src_wl, mut dst_wl, mut events) = (
+        UInt32Builder::with_capacity(n),
+        UInt32Builder::with_capacity(n),
+        UInt32Builder::with_capacity(n),
+    );
+    let mut proto = UInt8Builder::with_capacity(n);
+    let mut dst_port = Int32Builder::with_capacity(n);
+    let mut cause = StringBuilder::with_capacity(n, 0);
+    let mut sums: [UInt64Builder; 5] = std::array::from_fn(|_| UInt64Builder::with_capacity(n));
+    for (k, s) in rows {
+        minute.append_value(k.minute_ms);
+        src_wl.append_value(k.src_wl);
+        dst_wl.append_value(k.dst_wl);
+        events.append_value(k.events);
+        proto.append_value(k.proto);
+        dst_port.append_option(k.dst_port.map(i32::from));
+        cause.append_option(k.drop_cause);
+        for (b, v) in
+            sums.iter_mut()
+                .zip([s.bytes, s.packets, s.drop_packets, s.drop_bytes, s.flows])
+        {
+            b.append_value(v);
         }
     }
-
-    /// Appends `cell`; a value of another kind than the column (a bug in `row`) or out of the
-    /// column's range becomes NULL rather than a wrong number.
-    fn push(&mut self, cell: &Cell<'_>) {
-        fn int<T: TryFrom<i64> + TryFrom<u64>>(c: &Cell<'_>) -> Option<T> {
-            match c {
-                Cell::Int(v) => T::try_from(*v).ok(),
-                Cell::UInt(v) => T::try_from(*v).ok(),
-                _ => None,
-            }
-        }
-        match self {
-            Column::I64(b) => b.append_option(int(cell)),
-            Column::I32(b) => b.append_option(int(cell)),
-            Column::U8(b) => b.append_option(int(cell)),
-            Column::U16(b) => b.append_option(int(cell)),
-            Column::U32(b) => b.append_option(int(cell)),
-            Column::U64(b) => b.append_option(int(cell)),
-            Column::Huge(b, text) => match cell {
-                Cell::Huge(v) => {
-                    use std::fmt::Write;
-                    text.clear();
-                    let _ = write!(text, "{v}");
-                    b.append_value(&*text);
-                }
-                _ => b.append_null(),
-            },
-            Column::F64(b) => b.append_option(match cell {
-                Cell::Double(v) => Some(*v),
-                _ => None,
-            }),
-            Column::Text(b) => match cell {
-                Cell::Text(t) => b.append_value(t),
-                _ => b.append_null(),
-            },
-        }
-    }
-
-    fn finish(self) -> Result<ArrayRef, ArrowError> {
-        Ok(match self {
-            Column::I64(mut b) => Arc::new(b.finish()),
-            Column::I32(mut b) => Arc::new(b.finish()),
-            Column::U8(mut b) => Arc::new(b.finish()),
-            Column::U16(mut b) => Arc::new(b.finish()),
-            Column::U32(mut b) => Arc::new(b.finish()),
-            Column::U64(mut b) => Arc::new(b.finish()),
-            Column::Huge(mut b, _) => Arc::new(b.finish()),
-            Column::F64(mut b) => Arc::new(b.finish()),
-            Column::Text(mut b) => Arc::new(b.finish()),
-        })
-    }
-}
-
-/// `records` as one batch, in the flow tables' column order.
-pub fn record_batch<'a>(
-    records: impl ExactSizeIterator<Item = &'a FlowRecord>,
-) -> Result<RecordBatch, ArrowError> {
-    let rows = records.len();
-    let mut columns: Vec<Column> = columns().map(|(_, t)| Column::new(t, rows)).collect();
-    let mut row = Vec::with_capacity(columns.len());
-    for rec in records {
-        row.clear();
-        cells(rec, &mut row);
-        for (col, cell) in columns.iter_mut().zip(&row) {
-            col.push(cell);
-        }
-    }
-    let arrays = columns
-        .into_iter()
-        .map(Column::finish)
-        .collect::<Result<Vec<_>, _>>()?;
-    RecordBatch::try_new(schema(), arrays)
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(minute.finish()),
+        Arc::new(src_wl.finish()),
+        Arc::new(dst_wl.finish()),
+        Arc::new(events.finish()),
+        Arc::new(proto.finish()),
+        Arc::new(dst_port.finish()),
+        Arc::new(cause.finish()),
+    ];
+    arrays.extend(sums.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    batch(ROLLUP_COLUMNS, arrays)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::row::column_count;
-    use crate::row::tests::full_record;
 
     #[test]
-    fn a_batch_has_every_column_and_row() {
-        let recs = [full_record(), FlowRecord::default()];
-        let batch = record_batch(recs.iter()).unwrap();
-        assert_eq!(batch.num_columns(), column_count());
-        assert_eq!(batch.num_rows(), 2);
-        // The full record fills every column; the empty one leaves optional ones NULL.
-        for c in batch.columns() {
-            assert!(c.is_valid(0));
-        }
-        assert!(batch.columns().iter().any(|c| c.is_null(1)));
+    fn batches_have_the_tables_columns() {
+        let rec = FlowRecord {
+            src_addr: Some("10.0.0.1".parse().unwrap()),
+            time_flow_end_ms: 125_000,
+            bytes: 10,
+            packets: 1,
+            pkt_drop_packets: Some(1),
+            ..Default::default()
+        };
+        let ids = FlowIds {
+            src_wl: 1,
+            dst_wl: 2,
+            src_ep: 3,
+            dst_ep: 4,
+            ctx: 5,
+            events: 6,
+        };
+        let rows = [(&rec, ids), (&rec, ids)];
+        let facts = fact_batch(&rows).unwrap();
+        assert_eq!(facts.num_columns(), FACT_COLUMNS.len());
+        assert_eq!(facts.num_rows(), 2);
+        let r = rollup(&rows);
+        assert_eq!(r.len(), 1);
+        let (k, s) = r.iter().next().unwrap();
+        assert_eq!(k.minute_ms, 120_000);
+        assert_eq!(
+            *s,
+            RollupSums {
+                bytes: 20,
+                packets: 2,
+                drop_packets: 2,
+                drop_bytes: 0,
+                flows: 2
+            }
+        );
+        let rb = rollup_batch(&r).unwrap();
+        assert_eq!(rb.num_columns(), ROLLUP_COLUMNS.len());
+        assert_eq!(rb.num_rows(), 1);
     }
 }

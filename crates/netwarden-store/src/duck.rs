@@ -1,12 +1,16 @@
-//! The DuckDB flow store: hourly partition tables in one database file, appended in batches
-//! (one transaction per batch, so a crash loses at most the batch in flight), read through
-//! cloned connections so queries never wait for each other.
+//! The DuckDB flow store: hourly partitions (a fact table and a rollup table per hour) and
+//! dimension tables in one database file (see [`crate::layout`]), appended in batches (one
+//! transaction per batch, dimensions included, so a crash loses at most the batch in flight),
+//! read through cloned connections so queries never wait for each other.
 
+use crate::batch;
+use crate::dims::{self, Dims, FlowIds};
 use crate::error::StoreError;
+use crate::layout::{self, Dim, RollupRange, SOURCE};
 use crate::partition::{self, PARTITION_MS};
 use crate::result::{self, Rows};
 use crate::FlowStore;
-use duckdb::{params_from_iter, Config, Connection};
+use duckdb::{params, params_from_iter, Config, Connection};
 use netwarden_model::FlowRecord;
 use netwarden_query::fields::Field;
 use netwarden_query::{self as query, FlowQuery, Level, Metric, Param, Scope, Sql};
@@ -17,7 +21,7 @@ use std::time::Duration;
 use tracing::{debug, info};
 
 /// The schema this code writes and reads; bumped whenever a table changes shape.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// The empty table queries read when no partition overlaps their range.
 const EMPTY: &str = "flows_empty";
@@ -75,8 +79,10 @@ pub struct DuckStore {
     path: PathBuf,
     /// The connection that writes (appends, DDL, retention); readers clone it.
     writer: Mutex<Connection>,
-    /// Hours that have a partition table.
+    /// Hours that have a partition (fact and rollup tables).
     partitions: Mutex<BTreeSet<i64>>,
+    /// Dimension ids; locked after `writer` when both are needed.
+    dims: Mutex<Dims>,
     opts: StoreOptions,
 }
 
@@ -86,7 +92,7 @@ fn to_sql_value(p: &Param) -> duckdb::types::Value {
         Param::Text(s) => Value::Text(s.clone()),
         Param::Int(i) => Value::BigInt(*i),
         Param::UInt(u) => Value::UBigInt(*u),
-        Param::HugeInt(h) => Value::HugeInt(*h),
+        Param::AddrKey(k) => Value::UHugeInt(*k),
         Param::Float(f) => Value::Double(*f),
     }
 }
@@ -135,7 +141,12 @@ impl DuckStore {
                 })
             }
         }
-        conn.execute_batch(&query::fields::create_table_sql(EMPTY)?)?;
+        conn.execute_batch(&layout::create_sql(EMPTY, layout::FACT_COLUMNS))?;
+        for dim in layout::DIMS {
+            conn.execute_batch(&layout::create_dim_sql(dim))?;
+        }
+        conn.execute_batch(layout::ADDR_TEXT_MACRO)?;
+        let dims = load_dims(&conn)?;
         let mut partitions = BTreeSet::new();
         {
             let mut stmt = conn.prepare("SELECT table_name FROM duckdb_tables()")?;
@@ -151,6 +162,7 @@ impl DuckStore {
             path: path.to_path_buf(),
             writer: Mutex::new(conn),
             partitions: Mutex::new(partitions),
+            dims: Mutex::new(dims),
             opts,
         })
     }
@@ -172,18 +184,42 @@ impl DuckStore {
         Ok(self.writer().try_clone()?)
     }
 
-    /// The FROM source for flows ending in `[since, until)`.
-    fn source(&self, since_ms: Option<i64>, until_ms: Option<i64>) -> String {
+    fn dims(&self) -> std::sync::MutexGuard<'_, Dims> {
+        self.dims.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The partitions that can hold flows ending in `[since, until)`.
+    fn hours(&self, since_ms: Option<i64>, until_ms: Option<i64>) -> Vec<i64> {
         let all: Vec<i64> = self.partitions().iter().copied().collect();
-        let tables: Vec<String> = partition::overlapping(&all, since_ms, until_ms)
-            .into_iter()
-            .map(partition::table)
-            .collect();
-        partition::from_source(&tables, EMPTY)
+        partition::overlapping(&all, since_ms, until_ms)
+    }
+
+    /// `sql` (compiled with [`SOURCE`] as its FROM) reading stored flows ending in
+    /// `[since, until)`: from the rollups when `rollup` allows and the range holds a whole
+    /// minute, from the facts otherwise.
+    fn sourced(
+        &self,
+        mut sql: Sql,
+        since_ms: Option<i64>,
+        until_ms: Option<i64>,
+        rollup: bool,
+    ) -> Sql {
+        let hours = self.hours(since_ms, until_ms);
+        let facts: Vec<String> = hours.iter().map(|h| partition::table(*h)).collect();
+        let range = RollupRange { since_ms, until_ms };
+        let source = if rollup && range.has_whole_minute() {
+            let rollups: Vec<String> = hours.iter().map(|h| partition::rollup_table(*h)).collect();
+            layout::rollup_source(&rollups, &facts, range, &sql.text)
+        } else {
+            layout::raw_source(&facts, EMPTY, &sql.text)
+        };
+        sql.text = sql.text.replace(SOURCE, &source);
+        sql
     }
 
     fn run(&self, sql: &Sql) -> Result<Rows, StoreError> {
         let conn = self.reader()?;
+        debug!(sql = %sql.text, "query");
         let mut stmt = conn.prepare(&sql.text)?;
         let params: Vec<duckdb::types::Value> = sql.params.iter().map(to_sql_value).collect();
         let mut rows = stmt.query(params_from_iter(params))?;
@@ -218,12 +254,67 @@ impl DuckStore {
 
     fn drop_partition(&self, hour: i64, report: &mut RetentionReport) -> Result<(), StoreError> {
         let table = partition::table(hour);
-        self.writer()
-            .execute_batch(&format!("DROP TABLE IF EXISTS {table}"))?;
+        let rollup = partition::rollup_table(hour);
+        self.writer().execute_batch(&format!(
+            "BEGIN TRANSACTION; DROP TABLE IF EXISTS {table}; DROP TABLE IF EXISTS {rollup}; COMMIT"
+        ))?;
         self.partitions().remove(&hour);
         info!(%table, "partition dropped (retention)");
         report.dropped_partitions.push(table);
         Ok(())
+    }
+
+    /// Deletes the dimension rows no remaining partition refers to (after partitions are
+    /// dropped), so dimensions live as long as the flows that use them.
+    fn prune_dims(&self) -> Result<usize, StoreError> {
+        let conn = self.writer();
+        let hours: Vec<i64> = self.partitions().iter().copied().collect();
+        let mut dims = self.dims();
+        let mut pruned = 0;
+        for dim in layout::DIMS {
+            let mut refs = Vec::new();
+            for h in &hours {
+                for (column, _) in dim.refs {
+                    refs.push(format!(
+                        "SELECT {column} AS id FROM {}",
+                        partition::table(*h)
+                    ));
+                    if dim.in_rollups {
+                        refs.push(format!(
+                            "SELECT {column} AS id FROM {}",
+                            partition::rollup_table(*h)
+                        ));
+                    }
+                }
+            }
+            let unused = if refs.is_empty() {
+                format!("SELECT id FROM {}", dim.table)
+            } else {
+                format!(
+                    "SELECT id FROM {} WHERE id NOT IN ({})",
+                    dim.table,
+                    refs.join(" UNION ")
+                )
+            };
+            let ids: Vec<u32> = {
+                let mut stmt = conn.prepare(&unused)?;
+                let rows = stmt.query_map([], |r| r.get::<_, u32>(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            if ids.is_empty() {
+                continue;
+            }
+            conn.execute_batch(&format!(
+                "DELETE FROM {} WHERE id IN ({})",
+                dim.table,
+                ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+            ))?;
+            for id in &ids {
+                dims_remove(&mut dims, dim, *id);
+            }
+            pruned += ids.len();
+        }
+        Ok(pruned)
     }
 
     /// Writes everything to the database file (DuckDB also does so on its own).
@@ -233,24 +324,213 @@ impl DuckStore {
     }
 }
 
+/// Whether the rollups can answer a statement grouping by `groups` over `scope`: every field it
+/// groups or filters on is a rollup key.
+fn rollup_answers<'a>(groups: impl Iterator<Item = &'a Field>, scope: &Scope) -> bool {
+    let filter_fields = scope.filter.map(|f| f.fields()).unwrap_or_default();
+    groups
+        .chain(filter_fields)
+        .all(|f| layout::ROLLUP_FIELDS.contains(&f.name))
+}
+
+fn text<'a>(s: &'a Option<std::borrow::Cow<'_, str>>) -> Option<&'a str> {
+    s.as_deref()
+}
+
+fn addr_text(ip: Option<std::net::IpAddr>) -> (Option<u128>, Option<String>) {
+    (ip.map(query::addr_key), ip.map(|i| i.to_string()))
+}
+
+/// Appends the dimension rows handed out since the last commit.
+fn append_pending_dims(conn: &Connection, dims: &Dims) -> Result<(), StoreError> {
+    let mut app = conn.appender(layout::WORKLOADS.table)?;
+    for (id, w) in dims.workloads.pending() {
+        app.append_row(params![
+            id,
+            text(&w.namespace),
+            text(&w.owner_name),
+            text(&w.owner_type)
+        ])?;
+    }
+    app.flush()?;
+    let mut app = conn.appender(layout::ENDPOINTS.table)?;
+    for (id, e) in dims.endpoints.pending() {
+        let (key, addr) = addr_text(e.host_ip);
+        app.append_row(params![
+            id,
+            text(&e.mac),
+            text(&e.name),
+            text(&e.kind),
+            key,
+            addr,
+            text(&e.host_name),
+            text(&e.network_name)
+        ])?;
+    }
+    app.flush()?;
+    let mut app = conn.appender(layout::CONTEXTS.table)?;
+    for (id, c) in dims.contexts.pending() {
+        let (key, addr) = addr_text(c.agent_ip);
+        let directions: Vec<String> = c
+            .if_directions
+            .iter()
+            .map(|d| u8::from(*d).to_string())
+            .collect();
+        app.append_row(params![
+            id,
+            c.interfaces.join(","),
+            directions.join(","),
+            key,
+            addr,
+            text(&c.flow_layer)
+        ])?;
+    }
+    app.flush()?;
+    let mut app = conn.appender(layout::EVENTS.table)?;
+    for (id, e) in dims.events.pending() {
+        let (json, messages) = if e.0.is_empty() {
+            (None, None)
+        } else {
+            let messages: Vec<&str> =
+                e.0.iter()
+                    .filter_map(|v| v.get("Message").and_then(|m| m.as_str()))
+                    .collect();
+            (
+                Some(serde_json::Value::Array(e.0.to_vec()).to_string()),
+                Some(messages.join("\n")),
+            )
+        };
+        app.append_row(params![id, json, messages])?;
+    }
+    app.flush()?;
+    Ok(())
+}
+
+fn dims_remove(dims: &mut Dims, dim: &Dim, id: u32) {
+    match dim.table {
+        t if t == layout::WORKLOADS.table => dims.workloads.remove(id),
+        t if t == layout::ENDPOINTS.table => dims.endpoints.remove(id),
+        t if t == layout::CONTEXTS.table => dims.contexts.remove(id),
+        _ => dims.events.remove(id),
+    }
+}
+
+fn owned(s: Option<String>) -> Option<std::borrow::Cow<'static, str>> {
+    s.map(std::borrow::Cow::Owned)
+}
+
+/// The dictionaries of the dimension rows stored.
+fn load_dims(conn: &Connection) -> Result<Dims, StoreError> {
+    use std::borrow::Cow;
+    let mut d = Dims::default();
+    let ip = |k: Option<u128>| k.map(query::key_addr);
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, k8s_namespace, k8s_owner_name, k8s_owner_type FROM {}",
+        layout::WORKLOADS.table
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        d.workloads.load(
+            r.get(0)?,
+            dims::Workload {
+                namespace: owned(r.get(1)?),
+                owner_name: owned(r.get(2)?),
+                owner_type: owned(r.get(3)?),
+            },
+        );
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, mac, k8s_name, k8s_type, k8s_host_ip, k8s_host_name, k8s_network_name FROM {}",
+        layout::ENDPOINTS.table
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        d.endpoints.load(
+            r.get(0)?,
+            dims::Endpoint {
+                mac: owned(r.get(1)?),
+                name: owned(r.get(2)?),
+                kind: owned(r.get(3)?),
+                host_ip: ip(r.get(4)?),
+                host_name: owned(r.get(5)?),
+                network_name: owned(r.get(6)?),
+            },
+        );
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, interfaces, if_directions, agent_ip, k8s_flow_layer FROM {}",
+        layout::CONTEXTS.table
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let interfaces: String = r.get(1)?;
+        let directions: String = r.get(2)?;
+        d.contexts.load(
+            r.get(0)?,
+            dims::Context {
+                interfaces: Cow::Owned(
+                    interfaces
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                ),
+                if_directions: Cow::Owned(
+                    directions
+                        .split(',')
+                        .filter_map(|s| s.parse::<u8>().ok())
+                        .filter_map(|b| netwarden_model::Direction::try_from(b).ok())
+                        .collect(),
+                ),
+                agent_ip: ip(r.get(3)?),
+                flow_layer: owned(r.get(4)?),
+            },
+        );
+    }
+    let mut stmt = conn.prepare(&format!(
+        "SELECT id, network_events FROM {}",
+        layout::EVENTS.table
+    ))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let json: Option<String> = r.get(1)?;
+        let events: Vec<serde_json::Value> = match json {
+            Some(j) => serde_json::from_str(&j)
+                .map_err(|e| StoreError::Invalid(format!("stored network events {j:?}: {e}")))?,
+            None => Vec::new(),
+        };
+        d.events.load(r.get(0)?, dims::Events(Cow::Owned(events)));
+    }
+    Ok(d)
+}
+
 impl FlowStore for DuckStore {
-    /// Appends `records` in one transaction: after a crash either all of them are there or none.
+    /// Appends `records` in one transaction, with the dimension rows and rollups they add: after
+    /// a crash either all of them are there or none.
     fn insert(&self, records: &[FlowRecord]) -> Result<usize, StoreError> {
         if records.is_empty() {
             return Ok(0);
         }
-        let mut by_hour: BTreeMap<i64, Vec<&FlowRecord>> = BTreeMap::new();
+        let conn = self.writer();
+        let mut dims = self.dims();
+        let mut by_hour: BTreeMap<i64, Vec<(&FlowRecord, FlowIds)>> = BTreeMap::new();
         for r in records {
             by_hour
                 .entry(partition::hour_of(r.time_flow_end_ms).max(0))
                 .or_default()
-                .push(r);
+                .push((r, dims.ids(r)));
         }
-        let conn = self.writer();
         let mut known = self.partitions();
         for hour in by_hour.keys() {
             if !known.contains(hour) {
-                conn.execute_batch(&query::fields::create_table_sql(&partition::table(*hour))?)?;
+                conn.execute_batch(&layout::create_sql(
+                    &partition::table(*hour),
+                    layout::FACT_COLUMNS,
+                ))?;
+                conn.execute_batch(&layout::create_sql(
+                    &partition::rollup_table(*hour),
+                    layout::ROLLUP_COLUMNS,
+                ))?;
                 known.insert(*hour);
                 debug!(table = %partition::table(*hour), "partition created");
             }
@@ -258,20 +538,25 @@ impl FlowStore for DuckStore {
         drop(known);
         conn.execute_batch("BEGIN TRANSACTION")?;
         let appended = (|| -> Result<(), StoreError> {
-            for (hour, recs) in &by_hour {
+            append_pending_dims(&conn, &dims)?;
+            for (hour, rows) in &by_hour {
                 let mut app = conn.appender(&partition::table(*hour))?;
-                app.append_record_batch(crate::batch::record_batch(recs.iter().copied())?)?;
+                app.append_record_batch(batch::fact_batch(rows)?)?;
+                app.flush()?;
+                let mut app = conn.appender(&partition::rollup_table(*hour))?;
+                app.append_record_batch(batch::rollup_batch(&batch::rollup(rows))?)?;
                 app.flush()?;
             }
             Ok(())
         })();
-        match appended {
+        match appended.and_then(|()| Ok(conn.execute_batch("COMMIT")?)) {
             Ok(()) => {
-                conn.execute_batch("COMMIT")?;
+                dims.commit();
                 Ok(records.len())
             }
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");
+                dims.rollback();
                 Err(e)
             }
         }
@@ -279,9 +564,9 @@ impl FlowStore for DuckStore {
 
     /// A page of flows and how many the query matches.
     fn flows(&self, q: &FlowQuery) -> Result<FlowPage, StoreError> {
-        let from = self.source(q.since_ms, q.until_ms);
-        let page = self.run(&query::flows_sql(q, &from))?;
-        let total = self.run(&query::count_sql(q, &from))?;
+        let (since, until) = (q.since_ms, q.until_ms);
+        let page = self.run(&self.sourced(query::flows_sql(q, SOURCE), since, until, false))?;
+        let total = self.run(&self.sourced(query::count_sql(q, SOURCE), since, until, false))?;
         Ok(FlowPage {
             flows: page.values.iter().map(|r| result::flow_json(r)).collect(),
             total: total.first_u64().unwrap_or(0),
@@ -296,8 +581,9 @@ impl FlowStore for DuckStore {
         n: u32,
         scope: &Scope,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let from = self.source(scope.since_ms, scope.until_ms);
-        let rows = self.run(&query::top_sql(group_by, metric, n, scope, &from))?;
+        let rollup = rollup_answers(group_by.iter().copied(), scope);
+        let sql = query::top_sql(group_by, metric, n, scope, SOURCE);
+        let rows = self.run(&self.sourced(sql, scope.since_ms, scope.until_ms, rollup))?;
         Ok(result::top_json(&rows))
     }
 
@@ -310,8 +596,9 @@ impl FlowStore for DuckStore {
         top_groups: u32,
         scope: &Scope,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let from = self.source(scope.since_ms, scope.until_ms);
-        let sql = query::series_sql(step_ms, metric, by, top_groups, scope, &from)?;
+        let rollup = step_ms % 60_000 == 0 && rollup_answers(by.into_iter(), scope);
+        let sql = query::series_sql(step_ms, metric, by, top_groups, scope, SOURCE)?;
+        let sql = self.sourced(sql, scope.since_ms, scope.until_ms, rollup);
         Ok(result::series_json(&self.run(&sql)?, by.is_some()))
     }
 
@@ -322,8 +609,8 @@ impl FlowStore for DuckStore {
         scope: &Scope,
         max_edges: u32,
     ) -> Result<serde_json::Value, StoreError> {
-        let from = self.source(scope.since_ms, scope.until_ms);
-        let rows = self.run(&query::topology_sql(level, scope, &from, max_edges))?;
+        let sql = query::topology_sql(level, scope, SOURCE, max_edges);
+        let rows = self.run(&self.sourced(sql, scope.since_ms, scope.until_ms, false))?;
         Ok(result::topology_json(level, &rows))
     }
 
@@ -335,8 +622,8 @@ impl FlowStore for DuckStore {
         scope: &Scope,
         limit: u32,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let from = self.source(scope.since_ms, scope.until_ms);
-        let rows = self.run(&query::values_sql(field, prefix, scope, &from, limit))?;
+        let sql = query::values_sql(field, prefix, scope, SOURCE, limit);
+        let rows = self.run(&self.sourced(sql, scope.since_ms, scope.until_ms, false))?;
         Ok(rows
             .values
             .iter()
@@ -347,12 +634,12 @@ impl FlowStore for DuckStore {
 
     /// What is stored.
     fn stats(&self) -> Result<StoreStats, StoreError> {
-        let from = self.source(None, None);
         let time = query::fields::time_field().column;
-        let rows = self.run(&Sql {
-            text: format!("SELECT count(*), min({time}), max({time}) FROM {from}"),
+        let sql = Sql {
+            text: format!("SELECT count(*), min({time}), max({time}) FROM {SOURCE}"),
             params: Vec::new(),
-        })?;
+        };
+        let rows = self.run(&self.sourced(sql, None, None, false))?;
         let first = rows.values.first();
         let int = |i: usize| first.and_then(|r| r.get(i)).and_then(result::as_i64);
         Ok(StoreStats {
@@ -377,6 +664,7 @@ impl FlowStore for DuckStore {
             // Expired when all of it ended before the cutoff.
             .filter(|h| (h + 1).saturating_mul(PARTITION_MS) <= cutoff_ms)
             .collect();
+        let dropped_any = !expired.is_empty();
         for hour in expired {
             self.drop_partition(hour, &mut report)?;
         }
@@ -395,6 +683,10 @@ impl FlowStore for DuckStore {
                 }
                 _ => break,
             }
+        }
+        if dropped_any || !report.dropped_partitions.is_empty() {
+            let pruned = self.prune_dims()?;
+            debug!(pruned, "dimension rows without flows deleted");
         }
         Ok(report)
     }

@@ -1,13 +1,15 @@
-//! The embedded flow store: flows in DuckDB hourly partitions behind [`FlowStore`], queried with
+//! The embedded flow store: flows in DuckDB hourly partitions with dimension tables and per-minute
+//! rollups ([`layout`]) behind [`FlowStore`], queried with
 //! the flow query language of [`netwarden_query`], fed by a batching [`Ingest`] queue.
 
 mod batch;
+mod dims;
 mod duck;
 mod error;
 mod ingest;
+pub mod layout;
 pub mod partition;
 mod result;
-pub mod row;
 
 pub use duck::{DuckStore, FlowPage, RetentionReport, StoreOptions, StoreStats, SCHEMA_VERSION};
 pub use error::StoreError;

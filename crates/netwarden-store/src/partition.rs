@@ -18,6 +18,11 @@ pub fn table(hour: i64) -> String {
     format!("{PREFIX}{}", hour.max(0))
 }
 
+/// The rollup table of partition `hour`: `rollup_h<hours since the epoch>`.
+pub fn rollup_table(hour: i64) -> String {
+    format!("rollup_h{}", hour.max(0))
+}
+
 /// The hour of a partition table name, `None` for other tables.
 pub fn parse_table(name: &str) -> Option<i64> {
     let digits = name.strip_prefix(PREFIX)?;
@@ -36,19 +41,6 @@ pub fn overlapping(all: &[i64], since_ms: Option<i64>, until_ms: Option<i64>) ->
         .copied()
         .filter(|h| first.is_none_or(|f| *h >= f) && last.is_none_or(|l| *h <= l))
         .collect()
-}
-
-/// A FROM source over `tables`: the table itself, a parenthesized UNION ALL of them, or
-/// `empty` when there are none. Every name comes from [`table`], never from user input.
-pub fn from_source(tables: &[String], empty: &str) -> String {
-    match tables {
-        [] => empty.to_string(),
-        [one] => one.clone(),
-        many => {
-            let parts: Vec<String> = many.iter().map(|t| format!("SELECT * FROM {t}")).collect();
-            format!("({})", parts.join(" UNION ALL "))
-        }
-    }
 }
 
 #[cfg(test)]
@@ -77,15 +69,5 @@ mod tests {
             vec![11, 12]
         );
         assert_eq!(overlapping(&all, Some(20 * h), None), Vec::<i64>::new());
-    }
-
-    #[test]
-    fn sources() {
-        assert_eq!(from_source(&[], "flows_empty"), "flows_empty");
-        assert_eq!(from_source(&["flows_h1".into()], "e"), "flows_h1");
-        assert_eq!(
-            from_source(&["flows_h1".into(), "flows_h2".into()], "e"),
-            "(SELECT * FROM flows_h1 UNION ALL SELECT * FROM flows_h2)"
-        );
     }
 }

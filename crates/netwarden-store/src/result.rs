@@ -53,6 +53,13 @@ pub fn json_value(v: &Value) -> Json {
     }
 }
 
+/// An address as its canonical text (SQL prints IPv6 addresses with only the first run of
+/// zero groups shortened).
+fn canonical_addr(text: &str) -> Json {
+    text.parse::<std::net::IpAddr>()
+        .map_or_else(|_| json!(text), |ip| json!(ip.to_string()))
+}
+
 /// One flow row (a value per catalog field, display columns) as a NetObserv record.
 pub fn flow_json(row: &[Value]) -> Map<String, Json> {
     let mut out = Map::new();
@@ -64,6 +71,7 @@ pub fn flow_json(row: &[Value]) -> Map<String, Json> {
             (_, Kind::Events { .. }, Value::Text(s)) => {
                 serde_json::from_str(s).unwrap_or_else(|_| json!(s))
             }
+            (_, Kind::Addr { .. }, Value::Text(s)) => canonical_addr(s),
             ("IfDirections", _, Value::Text(s)) => Json::Array(
                 s.split(',')
                     .filter_map(|d| d.parse::<u8>().ok())
@@ -83,14 +91,11 @@ pub fn flow_json(row: &[Value]) -> Map<String, Json> {
     out
 }
 
-/// The NetObserv name of a result column that is a field's display or text column.
-fn field_name(column: &str) -> Option<&'static str> {
-    fields()
-        .iter()
-        .find(|f: &&Field| {
-            f.column == column || f.display_column() == column || f.text_column() == column
-        })
-        .map(|f| f.name)
+/// The field of a result column that is a field's display or text column.
+fn field_of(column: &str) -> Option<&'static Field> {
+    fields().iter().find(|f: &&Field| {
+        f.column == column || f.display_column() == column || f.text_column() == column
+    })
 }
 
 const METRIC_COLUMNS: [&str; 6] = [
@@ -113,8 +118,12 @@ pub fn top_json(rows: &Rows) -> Vec<Json> {
                 if METRIC_COLUMNS.contains(&c.as_str()) {
                     out.insert(c.clone(), json_value(v));
                 } else {
-                    let name = field_name(c).map_or_else(|| c.clone(), str::to_string);
-                    group.insert(name, json_value(v));
+                    let f = field_of(c);
+                    let value = match (f.map(|f| f.kind), v) {
+                        (Some(Kind::Addr { .. }), Value::Text(s)) => canonical_addr(s),
+                        _ => json_value(v),
+                    };
+                    group.insert(f.map_or_else(|| c.clone(), |f| f.name.to_string()), value);
                 }
             }
             out.insert("group".into(), Json::Object(group));
@@ -208,10 +217,16 @@ pub fn topology_json(level: Level, rows: &Rows) -> Json {
         for (c, v) in rows.columns.iter().zip(r) {
             if METRIC_COLUMNS.contains(&c.as_str()) {
                 edge.insert(c.clone(), json_value(v));
-            } else if let Some(rest) = c.strip_prefix("src_") {
-                ends[0].insert(rest.to_string(), json_value(v));
-            } else if let Some(rest) = c.strip_prefix("dst_") {
-                ends[1].insert(rest.to_string(), json_value(v));
+            } else if let Some((end, rest)) = c
+                .strip_prefix("src_")
+                .map(|r| (0, r))
+                .or_else(|| c.strip_prefix("dst_").map(|r| (1, r)))
+            {
+                let value = match v {
+                    Value::Text(s) if rest == "addr" => canonical_addr(s),
+                    _ => json_value(v),
+                };
+                ends[end].insert(rest.to_string(), value);
             }
         }
         for (end, key) in ends.iter().zip(["source", "target"]) {

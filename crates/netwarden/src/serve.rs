@@ -89,6 +89,8 @@ pub fn import(store: &dyn FlowStore, path: &Path) -> anyhow::Result<usize> {
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // A refused address must not leave a new store (and its directory) behind.
+    api::check_token(args.listen, args.token.as_deref())?;
     let store = Arc::new(DuckStore::open(&args.store.store, args.store.options()?)?);
     for path in &args.import {
         let n = import(store.as_ref(), path)?;

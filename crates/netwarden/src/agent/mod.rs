@@ -175,6 +175,13 @@ fn start_store(
     let opts = args
         .options()
         .map_err(|e| anyhow::anyhow!("store: {}", e.to_string().replace("--", "store.")))?;
+    let token = std::env::var("NETWARDEN_API_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty())
+        .or_else(|| cfg.api.token.clone());
+    if cfg.api.enabled {
+        crate::api::check_token(cfg.api.listen, token.as_deref())?;
+    }
     let store = Arc::new(DuckStore::open(&cfg.store.path, opts)?);
     let ingest = Ingest::start(store.clone(), IngestOptions::default())?;
     metrics.register_ingest(ingest.counters());
@@ -199,10 +206,6 @@ fn start_store(
         pod_monitor_enabled,
         inventory,
     };
-    let token = std::env::var("NETWARDEN_API_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty())
-        .or_else(|| cfg.api.token.clone());
     let server = crate::api::spawn(cfg.api.listen, state, token)?;
     Ok((Some(ingest), Some(server)))
 }

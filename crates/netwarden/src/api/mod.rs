@@ -124,17 +124,23 @@ async fn require_token(State(token): State<Arc<String>>, req: Request, next: Nex
     }
 }
 
+/// Refuses a non-loopback address without a token (checked before anything is opened).
+pub fn check_token(addr: SocketAddr, token: Option<&str>) -> anyhow::Result<()> {
+    if !addr.ip().is_loopback() && token.is_none_or(str::is_empty) {
+        anyhow::bail!(
+            "the API on {addr} (not loopback) needs a bearer token: set api.token (or NETWARDEN_API_TOKEN)"
+        );
+    }
+    Ok(())
+}
+
 /// Binds `addr` and serves on a thread of its own. A non-loopback address needs a token.
 pub fn spawn(
     addr: SocketAddr,
     state: ApiState,
     token: Option<String>,
 ) -> anyhow::Result<ApiServer> {
-    if !addr.ip().is_loopback() && token.as_deref().is_none_or(str::is_empty) {
-        anyhow::bail!(
-            "the API on {addr} (not loopback) needs a bearer token: set api.token (or NETWARDEN_API_TOKEN)"
-        );
-    }
+    check_token(addr, token.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("api")

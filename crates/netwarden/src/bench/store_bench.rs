@@ -16,6 +16,10 @@ pub struct StoreBenchArgs {
     /// Hours the flows are spread over (ending now).
     #[arg(long, default_value_t = 6)]
     hours: u64,
+    /// Who talks to whom: `services` (each workload calls five services, one flow in ten goes
+    /// out of the cluster) or `uniform` (any pod to any pod: the worst case for rollups).
+    #[arg(long, value_enum, default_value_t = Traffic::Services)]
+    traffic: Traffic,
     /// Flows per insert batch.
     #[arg(long, default_value_t = 50_000)]
     batch: usize,
@@ -27,6 +31,12 @@ pub struct StoreBenchArgs {
     dir: PathBuf,
     #[arg(long)]
     keep: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+enum Traffic {
+    Services,
+    Uniform,
 }
 
 /// A deterministic xorshift, so runs compare.
@@ -45,19 +55,46 @@ impl Rng {
     }
 }
 
-/// Flow `i` of a cluster with 20 namespaces, 200 workloads and 2000 pods.
-fn flow(rng: &mut Rng, end_ms: i64) -> FlowRecord {
+const PORTS: [u16; 6] = [80, 443, 5432, 6379, 8080, 53];
+
+/// A flow of a cluster with 20 namespaces, 200 workloads and 2000 pods (pod `p` belongs to
+/// workload `p % 200`, in namespace `p % 20`).
+fn flow(rng: &mut Rng, end_ms: i64, traffic: Traffic) -> FlowRecord {
     let src_pod = rng.below(2000);
-    let dst_pod = rng.below(2000);
+    // `None`: a destination outside the cluster.
+    let (dst_pod, dst_port) = match traffic {
+        Traffic::Uniform => (Some(rng.below(2000)), PORTS[rng.below(6) as usize]),
+        Traffic::Services if rng.below(10) == 0 => (None, 443),
+        Traffic::Services => {
+            let service = (src_pod % 200 * 7 + rng.below(5) * 31 + 1) % 200;
+            (
+                Some(service + 200 * rng.below(10)),
+                PORTS[(service % 6) as usize],
+            )
+        }
+    };
     let ns = |p: u64| format!("ns-{}", p % 20);
     let owner = |p: u64| format!("app-{}", p % 200);
     let ip = |p: u64| format!("10.128.{}.{}", p / 250, p % 250 + 1).parse().ok();
+    let external = |n: u64| format!("203.0.{}.{}", n / 250, n % 250 + 1).parse().ok();
     let bytes = 64 + rng.below(100_000);
+    let dst_k8s = match dst_pod {
+        Some(dst_pod) => K8sEndpointDst {
+            namespace: Some(ns(dst_pod)),
+            name: Some(format!("{}-{dst_pod}", owner(dst_pod))),
+            kind: Some("Pod".into()),
+            owner_name: Some(owner(dst_pod)),
+            owner_type: Some("Deployment".into()),
+            host_name: Some(format!("node-{}", dst_pod % 10)),
+            ..Default::default()
+        },
+        None => K8sEndpointDst::default(),
+    };
     FlowRecord {
         src_addr: ip(src_pod),
-        dst_addr: ip(dst_pod),
+        dst_addr: dst_pod.map_or_else(|| external(rng.below(1000)), ip),
         src_port: Some(32768 + rng.below(28000) as u16),
-        dst_port: Some([80, 443, 5432, 6379, 8080, 53][rng.below(6) as usize]),
+        dst_port: Some(dst_port),
         proto: 6,
         etype: 0x0800,
         bytes,
@@ -78,15 +115,7 @@ fn flow(rng: &mut Rng, end_ms: i64) -> FlowRecord {
             host_name: Some(format!("node-{}", src_pod % 10)),
             ..Default::default()
         },
-        dst_k8s: K8sEndpointDst {
-            namespace: Some(ns(dst_pod)),
-            name: Some(format!("{}-{dst_pod}", owner(dst_pod))),
-            kind: Some("Pod".into()),
-            owner_name: Some(owner(dst_pod)),
-            owner_type: Some("Deployment".into()),
-            host_name: Some(format!("node-{}", dst_pod % 10)),
-            ..Default::default()
-        },
+        dst_k8s,
         k8s_flow_layer: Some("app".into()),
         ..Default::default()
     }
@@ -119,8 +148,8 @@ pub fn run(args: &StoreBenchArgs) -> anyhow::Result<()> {
     let mut ingest = Duration::ZERO;
     let mut done = 0u64;
     println!(
-        "store bench: {} flows over {} h, batches of {}",
-        args.flows, args.hours, args.batch
+        "store bench: {} flows over {} h, batches of {}, {:?} traffic",
+        args.flows, args.hours, args.batch, args.traffic
     );
     while done < args.flows {
         let n = (args.flows - done).min(args.batch as u64);
@@ -128,7 +157,7 @@ pub fn run(args: &StoreBenchArgs) -> anyhow::Result<()> {
         let batch: Vec<FlowRecord> = (0..n)
             .map(|i| {
                 let end = start + ((done + i) as i128 * span as i128 / args.flows as i128) as i64;
-                flow(&mut rng, end)
+                flow(&mut rng, end, args.traffic)
             })
             .collect();
         let t = Instant::now();
