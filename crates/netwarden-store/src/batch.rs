@@ -60,10 +60,11 @@ pub fn fact_batch(rows: &[(&FlowRecord, FlowIds)]) -> Result<RecordBatch, ArrowE
         received.append_value(r.time_received);
         start.append_value(r.time_flow_start_ms);
         end.append_value(r.time_flow_end_ms);
-        let (h, l) = halves(r.src_addr);
+        let [src, dst] = crate::dims::fact_addrs(r);
+        let (h, l) = halves(src);
         src_hi.append_option(h);
         src_lo.append_option(l);
-        let (h, l) = halves(r.dst_addr);
+        let (h, l) = halves(dst);
         dst_hi.append_option(h);
         dst_lo.append_option(l);
         src_port.append_option(r.src_port.map(i32::from));

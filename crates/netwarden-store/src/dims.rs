@@ -20,9 +20,12 @@ pub struct Workload<'a> {
     pub owner_type: Option<Cow<'a, str>>,
 }
 
-/// The rest of one end's identity: its MAC, pod (or node, service) and host.
+/// The rest of one end's identity: its address when it has a Kubernetes name (a pod's address is
+/// as stable as its name; other addresses stay in the facts, so scans cannot grow this table),
+/// its MAC, pod (or node, service) and host.
 #[derive(Debug, Clone, Hash)]
 pub struct Endpoint<'a> {
+    pub ip: Option<IpAddr>,
     pub mac: Option<Cow<'a, str>>,
     pub name: Option<Cow<'a, str>>,
     pub kind: Option<Cow<'a, str>>,
@@ -95,6 +98,7 @@ impl IntoOwned for Endpoint<'_> {
     type Owned = Endpoint<'static>;
     fn into_owned(self) -> Endpoint<'static> {
         Endpoint {
+            ip: self.ip,
             mac: own(self.mac),
             name: own(self.name),
             kind: own(self.kind),
@@ -144,10 +148,20 @@ pub fn workloads(r: &FlowRecord) -> [Workload<'_>; 2] {
     ]
 }
 
+/// The addresses a record's facts keep: those of ends without a Kubernetes name (the others are
+/// in their [`Endpoint`]).
+pub fn fact_addrs(r: &FlowRecord) -> [Option<IpAddr>; 2] {
+    [
+        r.src_addr.filter(|_| r.src_k8s.name.is_none()),
+        r.dst_addr.filter(|_| r.dst_k8s.name.is_none()),
+    ]
+}
+
 /// The endpoints of a record's source and destination.
 pub fn endpoints(r: &FlowRecord) -> [Endpoint<'_>; 2] {
     [
         Endpoint {
+            ip: r.src_addr.filter(|_| r.src_k8s.name.is_some()),
             mac: borrowed(&r.src_mac),
             name: borrowed(&r.src_k8s.name),
             kind: borrowed(&r.src_k8s.kind),
@@ -156,6 +170,7 @@ pub fn endpoints(r: &FlowRecord) -> [Endpoint<'_>; 2] {
             network_name: borrowed(&r.src_k8s.network_name),
         },
         Endpoint {
+            ip: r.dst_addr.filter(|_| r.dst_k8s.name.is_some()),
             mac: borrowed(&r.dst_mac),
             name: borrowed(&r.dst_k8s.name),
             kind: borrowed(&r.dst_k8s.kind),
@@ -299,6 +314,7 @@ impl<'b> PartialEq<Workload<'b>> for Workload<'_> {
 impl<'b> PartialEq<Endpoint<'b>> for Endpoint<'_> {
     fn eq(&self, o: &Endpoint<'b>) -> bool {
         self.name == o.name
+            && self.ip == o.ip
             && self.mac == o.mac
             && self.kind == o.kind
             && self.host_ip == o.host_ip

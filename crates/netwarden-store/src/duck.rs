@@ -358,6 +358,7 @@ fn append_pending_dims(conn: &Connection, dims: &Dims) -> Result<(), StoreError>
         let (key, addr) = addr_text(e.host_ip);
         app.append_row(params![
             id,
+            e.ip.map(query::addr_key),
             text(&e.mac),
             text(&e.name),
             text(&e.kind),
@@ -440,7 +441,7 @@ fn load_dims(conn: &Connection) -> Result<Dims, StoreError> {
         );
     }
     let mut stmt = conn.prepare(&format!(
-        "SELECT id, mac, k8s_name, k8s_type, k8s_host_ip, k8s_host_name, k8s_network_name FROM {}",
+        "SELECT id, ep_ip, mac, k8s_name, k8s_type, k8s_host_ip, k8s_host_name, k8s_network_name FROM {}",
         layout::ENDPOINTS.table
     ))?;
     let mut rows = stmt.query([])?;
@@ -448,12 +449,13 @@ fn load_dims(conn: &Connection) -> Result<Dims, StoreError> {
         d.endpoints.load(
             r.get(0)?,
             dims::Endpoint {
-                mac: owned(r.get(1)?),
-                name: owned(r.get(2)?),
-                kind: owned(r.get(3)?),
-                host_ip: ip(r.get(4)?),
-                host_name: owned(r.get(5)?),
-                network_name: owned(r.get(6)?),
+                ip: ip(r.get(1)?),
+                mac: owned(r.get(2)?),
+                name: owned(r.get(3)?),
+                kind: owned(r.get(4)?),
+                host_ip: ip(r.get(5)?),
+                host_name: owned(r.get(6)?),
+                network_name: owned(r.get(7)?),
             },
         );
     }

@@ -1,8 +1,9 @@
 //! The tables behind the catalog, and the flow sources statements read.
 //!
-//! Flows are stored narrow: a fact table per hour holds numbers only (addresses as two UBIGINT
-//! halves, Kubernetes identities, interfaces and network events as ids), and dimension tables
-//! hold what repeats from flow to flow (a pod's identity, a set of network events) once. Appending
+//! Flows are stored narrow: a fact table per hour holds numbers only (Kubernetes identities,
+//! interfaces and network events as ids; the addresses of ends without a Kubernetes name as two
+//! UBIGINT halves), and dimension tables hold what repeats from flow to flow (a pod's identity
+//! and address, a set of network events) once. Appending
 //! numbers is several times cheaper than appending text, and ids compress to a byte or two.
 //! A per-minute rollup per hour sums flows by workload pair, port, protocol, network events and
 //! drop cause, so dashboards over hours read thousands of rows instead of millions.
@@ -112,6 +113,7 @@ pub const WORKLOADS: Dim = Dim {
 pub const ENDPOINTS: Dim = Dim {
     table: "nw_endpoints",
     columns: &[
+        ("ep_ip", "UHUGEINT"),
         ("mac", "VARCHAR"),
         ("k8s_name", "VARCHAR"),
         ("k8s_type", "VARCHAR"),
@@ -149,8 +151,12 @@ pub const EVENTS: Dim = Dim {
 
 pub const DIMS: [&Dim; 4] = [&WORKLOADS, &ENDPOINTS, &CONTEXTS, &EVENTS];
 
-/// The fact table's address halves that make each catalog address key.
-const FACT_ADDRS: [(&str, &str); 2] = [("src_ip", "src_addr"), ("dst_ip", "dst_addr")];
+/// The catalog's address columns (key, text) of each end, made from the fact's halves or, for an
+/// end with a Kubernetes name, its endpoint's address (`<end>_ep_ip`).
+const FACT_ADDRS: [(&str, &str, &str); 2] = [
+    ("src_ip", "src_addr", "src_ep_ip"),
+    ("dst_ip", "dst_addr", "dst_ep_ip"),
+];
 
 /// `nw_addr_text(key)`: an address key as text (IPv4 dotted, IPv6 with its first run of zero
 /// groups as `::`), for regexes and groupings in SQL; rows shown to users are re-printed by Rust.
@@ -207,9 +213,9 @@ fn union(tables: &[String], columns: &str, filter: &str) -> String {
     parts.join(" UNION ALL ")
 }
 
-/// The key expression of a fact address from its halves.
-fn addr_key_expr(alias: &str, key: &str) -> String {
-    format!("((CAST({alias}.{key}_hi AS UHUGEINT) << 64) | {alias}.{key}_lo)")
+/// The key expression of an end's address: the fact's halves, else its endpoint's address.
+fn addr_key_expr(key: &str, endpoint_ip: &str) -> String {
+    format!("coalesce((CAST(f.{key}_hi AS UHUGEINT) << 64) | f.{key}_lo, {endpoint_ip})")
 }
 
 /// The dimension columns `used` names, as `select` items, and the joins they need.
@@ -246,26 +252,30 @@ fn dims_for(used: &HashSet<&str>, alias: &str, rollup: bool) -> (Vec<String>, Ve
 /// Every stored flow of `tables` (fact partitions; `empty` when there are none), with the
 /// catalog's columns `sql` uses and `nw_flows` = 1.
 pub fn raw_source(tables: &[String], empty: &str, sql: &str) -> String {
-    let used = identifiers(sql);
+    let mut used = identifiers(sql);
+    for (key, text, endpoint_ip) in FACT_ADDRS {
+        if used.contains(key) || used.contains(text) {
+            used.insert(endpoint_ip);
+        }
+    }
     let from = match tables {
         [] => empty.to_string(),
         [one] => one.clone(),
         many => format!("({})", union(many, "*", "")),
     };
     let mut items = vec!["f.*".to_string(), "1 AS nw_flows".to_string()];
-    for (key, text) in FACT_ADDRS {
-        if used.contains(key) || used.contains(text) {
-            items.push(format!("{} AS {key}", addr_key_expr("f", key)));
-        }
-        if used.contains(text) {
-            items.push(format!(
-                "nw_addr_text({}) AS {text}",
-                addr_key_expr("f", key)
-            ));
-        }
-    }
     let (dim_items, joins) = dims_for(&used, "f", false);
     items.extend(dim_items);
+    for (key, text, endpoint_ip) in FACT_ADDRS {
+        // `src_ep_ip` is joined as `d_src_ep.ep_ip`.
+        let expr = addr_key_expr(key, &format!("d_{}.ep_ip", &endpoint_ip[..6]));
+        if used.contains(key) || used.contains(text) {
+            items.push(format!("{expr} AS {key}"));
+        }
+        if used.contains(text) {
+            items.push(format!("nw_addr_text({expr}) AS {text}"));
+        }
+    }
     format!(
         "(SELECT {} FROM {from} f{})",
         items.join(", "),
@@ -397,7 +407,7 @@ mod tests {
         }
         for f in fields() {
             for (c, _) in f.columns() {
-                let derived = FACT_ADDRS.iter().any(|(k, t)| *k == c || *t == c);
+                let derived = FACT_ADDRS.iter().any(|(k, t, _)| *k == c || *t == c);
                 assert!(
                     fact.contains(c) || derived || dim_columns.contains(c),
                     "{} ({c}) is stored nowhere",
@@ -435,13 +445,16 @@ mod tests {
             "(SELECT f.*, 1 AS nw_flows FROM flows_h1 f)"
         );
         let s = raw_source(&tables, "e", "SELECT src_k8s_namespace, dst_addr FROM x");
+        let dst = "coalesce((CAST(f.dst_ip_hi AS UHUGEINT) << 64) | f.dst_ip_lo, d_dst_ep.ep_ip)";
         assert_eq!(
             s,
-            "(SELECT f.*, 1 AS nw_flows, \
-             ((CAST(f.dst_ip_hi AS UHUGEINT) << 64) | f.dst_ip_lo) AS dst_ip, \
-             nw_addr_text(((CAST(f.dst_ip_hi AS UHUGEINT) << 64) | f.dst_ip_lo)) AS dst_addr, \
-             d_src_wl.k8s_namespace AS src_k8s_namespace \
-             FROM flows_h1 f LEFT JOIN nw_workloads d_src_wl ON f.src_wl = d_src_wl.id)"
+            format!(
+                "(SELECT f.*, 1 AS nw_flows, \
+                 d_src_wl.k8s_namespace AS src_k8s_namespace, d_dst_ep.ep_ip AS dst_ep_ip, \
+                 {dst} AS dst_ip, nw_addr_text({dst}) AS dst_addr \
+                 FROM flows_h1 f LEFT JOIN nw_workloads d_src_wl ON f.src_wl = d_src_wl.id \
+                 LEFT JOIN nw_endpoints d_dst_ep ON f.dst_ep = d_dst_ep.id)"
+            )
         );
         let two = ["flows_h1".to_string(), "flows_h2".to_string()];
         assert!(raw_source(&two, "e", "x")

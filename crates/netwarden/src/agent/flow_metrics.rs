@@ -190,15 +190,23 @@ impl FlowMetrics {
             ]
         };
         let o = &self.overflow;
+        let (ingress, egress) = node_direction(rec);
         self.namespace_flows.add(ns(), 1, o);
-        self.namespace_ingress_bytes.add(ns(), rec.bytes, o);
-        self.namespace_egress_bytes.add(ns(), rec.bytes, o);
         self.workload_flows.add(workload(), 1, o);
-        self.workload_ingress_bytes.add(workload(), rec.bytes, o);
-        self.workload_egress_bytes.add(workload(), rec.bytes, o);
-        if s.host_name.is_some() || d.host_name.is_some() {
-            self.node_ingress_bytes.add(nodes(), rec.bytes, o);
-            self.node_egress_bytes.add(nodes(), rec.bytes, o);
+        let has_nodes = s.host_name.is_some() || d.host_name.is_some();
+        if ingress {
+            self.namespace_ingress_bytes.add(ns(), rec.bytes, o);
+            self.workload_ingress_bytes.add(workload(), rec.bytes, o);
+            if has_nodes {
+                self.node_ingress_bytes.add(nodes(), rec.bytes, o);
+            }
+        }
+        if egress {
+            self.namespace_egress_bytes.add(ns(), rec.bytes, o);
+            self.workload_egress_bytes.add(workload(), rec.bytes, o);
+            if has_nodes {
+                self.node_egress_bytes.add(nodes(), rec.bytes, o);
+            }
         }
         if let Some(drops) = rec.pkt_drop_packets.filter(|d| *d > 0) {
             let cause = value(&rec.pkt_drop_latest_drop_cause);
@@ -225,6 +233,23 @@ impl FlowMetrics {
     }
 }
 
+/// Whether a flow counts as ingress and as egress of this node, as NetObserv's
+/// flowlogs-pipeline reinterprets `FlowDirection`: ingress when the destination's host is the
+/// capturing node, egress when the source's is, both ("inner") when both are; otherwise the
+/// direction of the first interface the flow was seen on.
+fn node_direction(rec: &FlowRecord) -> (bool, bool) {
+    let here = |host: Option<std::net::IpAddr>| rec.agent_ip.is_some() && host == rec.agent_ip;
+    let (to_here, from_here) = (here(rec.dst_k8s.host_ip), here(rec.src_k8s.host_ip));
+    if to_here || from_here {
+        return (to_here, from_here);
+    }
+    match rec.if_directions.first() {
+        Some(netwarden_model::Direction::Ingress) => (true, false),
+        Some(netwarden_model::Direction::Egress) => (false, true),
+        None => (false, false),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,6 +264,7 @@ mod tests {
     fn flow(src_ns: &str, dst_ns: &str, bytes: u64) -> FlowRecord {
         let mut r = FlowRecord {
             bytes,
+            if_directions: vec![netwarden_model::Direction::Ingress],
             ..FlowRecord::default()
         };
         r.src_k8s.namespace = Some(src_ns.into());
@@ -275,6 +301,50 @@ mod tests {
     }
 
     #[test]
+    fn ingress_and_egress_bytes_follow_the_node() {
+        let mut reg = Registry::default();
+        let m = FlowMetrics::register(&mut reg);
+        let node: std::net::IpAddr = "192.168.1.10".parse().unwrap();
+        let other: std::net::IpAddr = "192.168.1.11".parse().unwrap();
+        let with_hosts = |src_ns: &str, src_host, dst_host, bytes| {
+            let mut r = flow(src_ns, "db", bytes);
+            r.agent_ip = Some(node);
+            r.src_k8s.host_ip = Some(src_host);
+            r.dst_k8s.host_ip = Some(dst_host);
+            r.if_directions = vec![netwarden_model::Direction::Egress];
+            r
+        };
+        m.observe(&with_hosts("in", other, node, 100)); // to this node: ingress
+        m.observe(&with_hosts("out", node, other, 20)); // from this node: egress
+        m.observe(&with_hosts("inner", node, node, 3)); // both ends here: both
+        let mut egress_iface = flow("iface", "db", 7); // no hosts: the interface decides
+        egress_iface.if_directions = vec![netwarden_model::Direction::Egress];
+        m.observe(&egress_iface);
+        let text = render(&reg);
+        let line = |family: &str, ns: &str| {
+            format!(
+                r#"netobserv_namespace_{family}_bytes_total{{SrcK8S_Namespace="{ns}",DstK8S_Namespace="db"}}"#
+            )
+        };
+        for (family, ns, want) in [
+            ("ingress", "in", Some(100)),
+            ("egress", "in", None),
+            ("ingress", "out", None),
+            ("egress", "out", Some(20)),
+            ("ingress", "inner", Some(3)),
+            ("egress", "inner", Some(3)),
+            ("ingress", "iface", None),
+            ("egress", "iface", Some(7)),
+        ] {
+            let l = line(family, ns);
+            match want {
+                Some(v) => assert!(text.contains(&format!("{l} {v}\n")), "{l} {v}: {text}"),
+                None => assert!(!text.contains(&l), "{l}: {text}"),
+            }
+        }
+    }
+
+    #[test]
     fn label_sets_are_bounded() {
         let mut reg = Registry::default();
         let m = FlowMetrics::register(&mut reg);
@@ -286,7 +356,7 @@ mod tests {
             r#"netobserv_namespace_flows_total{SrcK8S_Namespace="other",DstK8S_Namespace="other"} 10"#
         ));
         assert!(
-            text.contains("netobserv_series_overflow_total 60"),
+            text.contains("netobserv_series_overflow_total 40"),
             "{text}"
         );
     }
