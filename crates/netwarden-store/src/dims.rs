@@ -213,16 +213,14 @@ impl<K> Default for Dictionary<K> {
             keys: Vec::new(),
             by_hash: HashMap::new(),
             committed: 0,
-            hasher: foldhash::fast::FixedState::with_seed(0x6e77_6172_6465_6e),
+            hasher: foldhash::fast::FixedState::with_seed(0x006e_7761_7264_656e),
         }
     }
 }
 
 impl<K: Hash> Dictionary<K> {
     fn hash_of<Q: Hash + ?Sized>(&self, key: &Q) -> u64 {
-        let mut h = self.hasher.build_hasher();
-        key.hash(&mut h);
-        h.finish()
+        self.hasher.hash_one(key)
     }
 
     /// The id of `key`, handing out a new (pending) one when it is new.
@@ -296,7 +294,6 @@ impl<K: Hash> Dictionary<K> {
     }
 
     /// Number of live keys.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.keys.iter().filter(|k| k.is_some()).count()
     }
@@ -370,6 +367,11 @@ impl Dims {
             ctx: self.contexts.id(context(r)),
             events: self.events.id(events(r)),
         }
+    }
+
+    /// Live keys of all four dictionaries.
+    pub fn rows(&self) -> usize {
+        self.workloads.len() + self.endpoints.len() + self.contexts.len() + self.events.len()
     }
 
     pub fn commit(&mut self) {

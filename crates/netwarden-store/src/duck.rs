@@ -14,7 +14,7 @@ use duckdb::{params, params_from_iter, Config, Connection};
 use netwarden_model::FlowRecord;
 use netwarden_query::fields::Field;
 use netwarden_query::{self as query, FlowQuery, Level, Metric, Param, Scope, Sql};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -59,6 +59,8 @@ pub struct StoreStats {
     pub partitions: usize,
     /// Bytes of database blocks in use.
     pub bytes_used: u64,
+    /// Rows of the dimension tables (identities, contexts, event sets the flows refer to).
+    pub dimension_rows: u64,
 }
 
 /// What a retention pass dropped.
@@ -79,12 +81,24 @@ pub struct DuckStore {
     path: PathBuf,
     /// The connection that writes (appends, DDL, retention); readers clone it.
     writer: Mutex<Connection>,
-    /// Hours that have a partition (fact and rollup tables).
-    partitions: Mutex<BTreeSet<i64>>,
+    /// Hours that have a partition (fact and rollup tables), with their row counts.
+    partitions: Mutex<BTreeMap<i64, PartitionRows>>,
     /// Dimension ids; locked after `writer` when both are needed.
     dims: Mutex<Dims>,
     opts: StoreOptions,
 }
+
+/// Rows of one partition's tables.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct PartitionRows {
+    facts: u64,
+    rollups: u64,
+}
+
+/// Rollups are read only when they hold at most this share of the facts they stand for: with
+/// too many distinct keys a minute (any pod to any pod on many ports), joining the rollups' names
+/// costs more than grouping the facts.
+const ROLLUP_MAX_SHARE: u64 = 4;
 
 fn to_sql_value(p: &Param) -> duckdb::types::Value {
     use duckdb::types::Value;
@@ -147,15 +161,24 @@ impl DuckStore {
         }
         conn.execute_batch(layout::ADDR_TEXT_MACRO)?;
         let dims = load_dims(&conn)?;
-        let mut partitions = BTreeSet::new();
+        let mut partitions = BTreeMap::new();
         {
             let mut stmt = conn.prepare("SELECT table_name FROM duckdb_tables()")?;
             let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
             for name in names {
                 if let Some(hour) = partition::parse_table(&name?) {
-                    partitions.insert(hour);
+                    partitions.insert(hour, PartitionRows::default());
                 }
             }
+        }
+        for (hour, rows) in partitions.iter_mut() {
+            let count = |table: String| -> Result<u64, StoreError> {
+                let n: i64 =
+                    conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+                Ok(n.max(0) as u64)
+            };
+            rows.facts = count(partition::table(*hour))?;
+            rows.rollups = count(partition::rollup_table(*hour))?;
         }
         info!(path = %path.display(), partitions = partitions.len(), "flow store open");
         Ok(Self {
@@ -175,7 +198,7 @@ impl DuckStore {
         self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn partitions(&self) -> std::sync::MutexGuard<'_, BTreeSet<i64>> {
+    fn partitions(&self) -> std::sync::MutexGuard<'_, BTreeMap<i64, PartitionRows>> {
         self.partitions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -190,25 +213,53 @@ impl DuckStore {
 
     /// The partitions that can hold flows ending in `[since, until)`.
     fn hours(&self, since_ms: Option<i64>, until_ms: Option<i64>) -> Vec<i64> {
-        let all: Vec<i64> = self.partitions().iter().copied().collect();
+        let all: Vec<i64> = self.partitions().keys().copied().collect();
         partition::overlapping(&all, since_ms, until_ms)
     }
 
+    /// Whether a top table or series grouping by `groups` over `scope`, in buckets of `step_ms`,
+    /// reads the rollups: it groups and filters on rollup keys only, its buckets are whole
+    /// minutes, its range holds a whole minute, and the rollups are much smaller than the flows.
+    pub fn reads_rollups(&self, groups: &[&Field], scope: &Scope, step_ms: Option<i64>) -> bool {
+        let filter_fields = scope.filter.map(|f| f.fields()).unwrap_or_default();
+        let keys_only = groups
+            .iter()
+            .copied()
+            .chain(filter_fields)
+            .all(|f| layout::ROLLUP_FIELDS.contains(&f.name));
+        let whole_buckets = step_ms.is_none_or(|s| s % 60_000 == 0);
+        let range = RollupRange {
+            since_ms: scope.since_ms,
+            until_ms: scope.until_ms,
+        };
+        if !(keys_only && whole_buckets && range.has_whole_minute()) {
+            return false;
+        }
+        let hours = self.hours(scope.since_ms, scope.until_ms);
+        let p = self.partitions();
+        let (facts, rollups) = hours
+            .iter()
+            .filter_map(|h| p.get(h))
+            .fold((0u64, 0u64), |(f, r), rows| {
+                (f + rows.facts, r + rows.rollups)
+            });
+        rollups.saturating_mul(ROLLUP_MAX_SHARE) <= facts
+    }
+
     /// `sql` (compiled with [`SOURCE`] as its FROM) reading stored flows ending in
-    /// `[since, until)`: from the rollups when `rollup` allows and the range holds a whole
-    /// minute, from the facts otherwise.
+    /// `[since, until)`, from the rollups when `rollups` (see [`Self::reads_rollups`]).
     fn sourced(
         &self,
         mut sql: Sql,
         since_ms: Option<i64>,
         until_ms: Option<i64>,
-        rollup: bool,
+        rollups: bool,
     ) -> Sql {
         let hours = self.hours(since_ms, until_ms);
         let facts: Vec<String> = hours.iter().map(|h| partition::table(*h)).collect();
-        let range = RollupRange { since_ms, until_ms };
-        let source = if rollup && range.has_whole_minute() {
+        let source = if rollups {
             let rollups: Vec<String> = hours.iter().map(|h| partition::rollup_table(*h)).collect();
+            let range = RollupRange { since_ms, until_ms };
             layout::rollup_source(&rollups, &facts, range, &sql.text)
         } else {
             layout::raw_source(&facts, EMPTY, &sql.text)
@@ -268,7 +319,7 @@ impl DuckStore {
     /// dropped), so dimensions live as long as the flows that use them.
     fn prune_dims(&self) -> Result<usize, StoreError> {
         let conn = self.writer();
-        let hours: Vec<i64> = self.partitions().iter().copied().collect();
+        let hours: Vec<i64> = self.partitions().keys().copied().collect();
         let mut dims = self.dims();
         let mut pruned = 0;
         for dim in layout::DIMS {
@@ -322,15 +373,6 @@ impl DuckStore {
         self.writer().execute_batch("CHECKPOINT")?;
         Ok(())
     }
-}
-
-/// Whether the rollups can answer a statement grouping by `groups` over `scope`: every field it
-/// groups or filters on is a rollup key.
-fn rollup_answers<'a>(groups: impl Iterator<Item = &'a Field>, scope: &Scope) -> bool {
-    let filter_fields = scope.filter.map(|f| f.fields()).unwrap_or_default();
-    groups
-        .chain(filter_fields)
-        .all(|f| layout::ROLLUP_FIELDS.contains(&f.name))
 }
 
 fn text<'a>(s: &'a Option<std::borrow::Cow<'_, str>>) -> Option<&'a str> {
@@ -516,6 +558,7 @@ impl FlowStore for DuckStore {
         let conn = self.writer();
         let mut dims = self.dims();
         let mut by_hour: BTreeMap<i64, Vec<(&FlowRecord, FlowIds)>> = BTreeMap::new();
+        let mut added: BTreeMap<i64, PartitionRows> = BTreeMap::new();
         for r in records {
             by_hour
                 .entry(partition::hour_of(r.time_flow_end_ms).max(0))
@@ -524,7 +567,7 @@ impl FlowStore for DuckStore {
         }
         let mut known = self.partitions();
         for hour in by_hour.keys() {
-            if !known.contains(hour) {
+            if !known.contains_key(hour) {
                 conn.execute_batch(&layout::create_sql(
                     &partition::table(*hour),
                     layout::FACT_COLUMNS,
@@ -533,7 +576,7 @@ impl FlowStore for DuckStore {
                     &partition::rollup_table(*hour),
                     layout::ROLLUP_COLUMNS,
                 ))?;
-                known.insert(*hour);
+                known.insert(*hour, PartitionRows::default());
                 debug!(table = %partition::table(*hour), "partition created");
             }
         }
@@ -545,15 +588,29 @@ impl FlowStore for DuckStore {
                 let mut app = conn.appender(&partition::table(*hour))?;
                 app.append_record_batch(batch::fact_batch(rows)?)?;
                 app.flush()?;
+                let rollup = batch::rollup(rows);
                 let mut app = conn.appender(&partition::rollup_table(*hour))?;
-                app.append_record_batch(batch::rollup_batch(&batch::rollup(rows))?)?;
+                app.append_record_batch(batch::rollup_batch(&rollup)?)?;
                 app.flush()?;
+                added.insert(
+                    *hour,
+                    PartitionRows {
+                        facts: rows.len() as u64,
+                        rollups: rollup.len() as u64,
+                    },
+                );
             }
             Ok(())
         })();
         match appended.and_then(|()| Ok(conn.execute_batch("COMMIT")?)) {
             Ok(()) => {
                 dims.commit();
+                let mut known = self.partitions();
+                for (hour, rows) in added {
+                    let p = known.entry(hour).or_default();
+                    p.facts += rows.facts;
+                    p.rollups += rows.rollups;
+                }
                 Ok(records.len())
             }
             Err(e) => {
@@ -583,7 +640,7 @@ impl FlowStore for DuckStore {
         n: u32,
         scope: &Scope,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let rollup = rollup_answers(group_by.iter().copied(), scope);
+        let rollup = self.reads_rollups(group_by, scope, None);
         let sql = query::top_sql(group_by, metric, n, scope, SOURCE);
         let rows = self.run(&self.sourced(sql, scope.since_ms, scope.until_ms, rollup))?;
         Ok(result::top_json(&rows))
@@ -598,7 +655,8 @@ impl FlowStore for DuckStore {
         top_groups: u32,
         scope: &Scope,
     ) -> Result<Vec<serde_json::Value>, StoreError> {
-        let rollup = step_ms % 60_000 == 0 && rollup_answers(by.into_iter(), scope);
+        let groups: Vec<&Field> = by.into_iter().collect();
+        let rollup = self.reads_rollups(&groups, scope, Some(step_ms));
         let sql = query::series_sql(step_ms, metric, by, top_groups, scope, SOURCE)?;
         let sql = self.sourced(sql, scope.since_ms, scope.until_ms, rollup);
         Ok(result::series_json(&self.run(&sql)?, by.is_some()))
@@ -650,6 +708,7 @@ impl FlowStore for DuckStore {
             newest_ms: int(2),
             partitions: self.partitions().len(),
             bytes_used: self.bytes_used()?,
+            dimension_rows: self.dims().rows() as u64,
         })
     }
 
@@ -661,7 +720,7 @@ impl FlowStore for DuckStore {
         let cutoff_ms = now_ms.saturating_sub(max_age);
         let expired: Vec<i64> = self
             .partitions()
-            .iter()
+            .keys()
             .copied()
             // Expired when all of it ended before the cutoff.
             .filter(|h| (h + 1).saturating_mul(PARTITION_MS) <= cutoff_ms)
@@ -675,7 +734,7 @@ impl FlowStore for DuckStore {
             report.bytes_used = used;
             let oldest = {
                 let p = self.partitions();
-                (p.len() > 1).then(|| p.iter().next().copied()).flatten()
+                (p.len() > 1).then(|| p.keys().next().copied()).flatten()
             };
             match oldest {
                 Some(hour) if used > self.opts.max_bytes => {

@@ -373,9 +373,10 @@ pub fn rollup_source(
     }
     if parts.is_empty() {
         // Nothing stored in range: the same columns, no rows.
-        parts.push(format!(
+        parts.push(
             "SELECT CAST(NULL AS BIGINT) AS time_flow_end_ms, CAST(NULL AS UINTEGER) AS src_wl, CAST(NULL AS UINTEGER) AS dst_wl, CAST(NULL AS UINTEGER) AS events, CAST(NULL AS UTINYINT) AS proto, CAST(NULL AS INTEGER) AS dst_port, CAST(NULL AS VARCHAR) AS pkt_drop_latest_drop_cause, CAST(0 AS UBIGINT) AS bytes, CAST(0 AS UBIGINT) AS packets, CAST(0 AS UBIGINT) AS pkt_drop_packets, CAST(0 AS UBIGINT) AS pkt_drop_bytes, CAST(0 AS UBIGINT) AS nw_flows WHERE false"
-        ));
+                .to_string(),
+        );
     }
     let mut items = vec!["r.*".to_string()];
     let (dim_items, joins) = dims_for(&used, "r", true);

@@ -217,14 +217,50 @@ fn retention_drops_old_partitions_and_reopening_keeps_the_rest() {
         )
         .unwrap();
         seed(&s);
+        // 3 workloads, 100 client pods (one per address) and the server, one context, and
+        // the empty and the denied event sets.
+        assert_eq!(s.stats().unwrap().dimension_rows, 3 + 101 + 1 + 2);
         // Half an hour after hour 1 ended: all of hour 0 is more than an hour old, not hour 1.
         let report = s.enforce_retention(T0 + 2 * HOUR + HOUR / 2).unwrap();
         assert_eq!(report.dropped_partitions.len(), 1);
         assert_eq!(s.flows(&FlowQuery::default()).unwrap().total, 60);
+        // The 50 clients only hour 0 had are gone with it.
+        assert_eq!(s.stats().unwrap().dimension_rows, 3 + 51 + 1 + 2);
     }
     let s = open(&d);
     assert_eq!(s.stats().unwrap().flows, 60);
     assert_eq!(s.stats().unwrap().partitions, 1);
+    assert_eq!(s.stats().unwrap().dimension_rows, 57);
+    // Reopened, the same identities get their stored ids back: no new rows.
+    let again: Vec<FlowRecord> = (0..50)
+        .map(|i| flow(i, T0 + HOUR + 5000 + i as i64, "iperf", "shop", 80, 2000))
+        .collect();
+    s.insert(&again).unwrap();
+    assert_eq!(s.stats().unwrap().dimension_rows, 57);
+    let page = s
+        .flows(&query(r#"SrcAddr=10.0.0.7 AND DstK8S_Namespace="shop""#))
+        .unwrap();
+    assert_eq!(page.total, 2);
+    assert_eq!(page.flows[0]["SrcAddr"], "10.0.0.7");
+    assert_eq!(page.flows[0]["SrcK8S_Name"], "client-0");
+    // Ends without a Kubernetes name keep their address in the flow itself.
+    let mut outside = flow(1, T0 + HOUR + 9000, "iperf", "shop", 443, 10);
+    outside.src_addr = Some("2001:db8::5".parse().unwrap());
+    outside.src_k8s = K8sEndpointSrc::default();
+    outside.dst_addr = Some("203.0.113.9".parse().unwrap());
+    outside.dst_k8s = K8sEndpointDst::default();
+    s.insert(&[outside]).unwrap();
+    let page = s
+        .flows(&query("SrcAddr=2001:db8::/32 AND DstAddr=203.0.113.0/24"))
+        .unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.flows[0]["SrcAddr"], "2001:db8::5");
+    assert_eq!(page.flows[0]["DstAddr"], "203.0.113.9");
+    assert!(page.flows[0].get("DstK8S_Name").is_none());
+    let page = s
+        .flows(&query(r#"SrcAddr=~"^2001:db8:" AND DstAddr=~"^203\\.0""#))
+        .unwrap();
+    assert_eq!(page.total, 1);
 }
 
 #[test]
@@ -254,4 +290,82 @@ fn ingest_batches_in_the_background_and_counts_what_it_drops() {
         3000
     );
     assert_eq!(store.stats().unwrap().flows, counters.written.load(Relaxed));
+}
+
+/// Top tables and series read the per-minute rollups when they can, and give the same figures as
+/// the flows themselves, partial minutes at both ends of the range included.
+#[test]
+fn rollups_answer_exactly_what_the_flows_say() {
+    let d = dir();
+    let store = open(&d);
+    // 10 minutes, 60 flows a minute (one a second): iperf -> shop:80 (1000 bytes) and, every
+    // tenth second, a denied iperf -> iperf:5201 (100 bytes).
+    let mut all = Vec::new();
+    for s in 0..600u64 {
+        let end = T0 + 30 * 60_000 + s as i64 * 1000;
+        all.push(if s % 10 == 0 {
+            denied(flow(s, end, "iperf", "iperf", 5201, 100))
+        } else {
+            flow(s, end, "iperf", "shop", 80, 1000)
+        });
+    }
+    store.insert(&all).unwrap();
+    // From 30 s into the first minute to 20 s into the eighth: 410 flows.
+    let (since, until) = (T0 + 30 * 60_000 + 30_000, T0 + 37 * 60_000 + 20_000);
+    let expected = |pred: &dyn Fn(&FlowRecord) -> bool| -> (u64, u64) {
+        let picked = all
+            .iter()
+            .filter(|f| f.time_flow_end_ms >= since && f.time_flow_end_ms < until && pred(f));
+        picked.fold((0, 0), |(b, n), f| (b + f.bytes, n + 1))
+    };
+    let ns = [
+        field("SrcK8S_Namespace").unwrap(),
+        field("DstK8S_Namespace").unwrap(),
+    ];
+    let filter = parse_filter(r#"NetworkEvents=~"Dropped" OR DstPort=80"#)
+        .unwrap()
+        .unwrap();
+    let scope = Scope {
+        filter: Some(&filter),
+        since_ms: Some(since),
+        until_ms: Some(until),
+    };
+    assert!(store.reads_rollups(&ns, &scope, None));
+    let top = store.top(&ns, Metric::Bytes, 10, &scope).unwrap();
+    let (shop_bytes, shop_flows) = expected(&|f| f.dst_port == Some(80));
+    let (denied_bytes, denied_flows) = expected(&|f| f.dst_port == Some(5201));
+    assert_eq!((shop_flows, denied_flows), (369, 41));
+    assert_eq!(
+        top[0]["group"],
+        json!({"SrcK8S_Namespace": "iperf", "DstK8S_Namespace": "shop"})
+    );
+    assert_eq!(
+        (top[0]["bytes"].as_u64(), top[0]["flows"].as_u64()),
+        (Some(shop_bytes), Some(shop_flows))
+    );
+    assert_eq!(
+        (top[1]["bytes"].as_u64(), top[1]["flows"].as_u64()),
+        (Some(denied_bytes), Some(denied_flows))
+    );
+    assert_eq!(top[1]["drop_packets"].as_u64(), Some(denied_flows));
+    assert_eq!(top[1]["drop_bytes"].as_u64(), Some(74 * denied_flows));
+
+    // A per-minute series: the partial first and last minutes count only their flows in range.
+    let series = store
+        .series(60_000, Metric::Flows, None, 5, &scope)
+        .unwrap();
+    let points = series[0]["points"].as_array().unwrap();
+    assert_eq!(points.len(), 8);
+    assert_eq!(points[0], json!([T0 + 30 * 60_000, 30]));
+    assert_eq!(points[1], json!([T0 + 31 * 60_000, 60]));
+    assert_eq!(points[7], json!([T0 + 37 * 60_000, 20]));
+
+    // Grouping by pod is not a rollup key: the flows answer, with the same totals.
+    let pods = [field("SrcK8S_Name").unwrap()];
+    assert!(!store.reads_rollups(&pods, &scope, None));
+    let by_pod = store.top(&pods, Metric::Bytes, 10, &scope).unwrap();
+    let total: u64 = by_pod.iter().filter_map(|r| r["bytes"].as_u64()).sum();
+    assert_eq!(total, shop_bytes + denied_bytes);
+    // Seconds are not whole minutes.
+    assert!(!store.reads_rollups(&[], &scope, Some(1000)));
 }

@@ -131,6 +131,7 @@ pub async fn health(State(s): State<ApiState>) -> ApiResult {
         "newest_ms": stats.newest_ms,
         "partitions": stats.partitions,
         "bytes_used": stats.bytes_used,
+        "dimension_rows": stats.dimension_rows,
     });
     if let Some(c) = &s.ingest {
         out["ingest"] = json!({

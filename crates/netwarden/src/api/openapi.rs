@@ -48,7 +48,7 @@ pub fn spec() -> Value {
         "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": [{}, {"bearer": []}],
         "paths": {
-            "/api/health": get("Store and ingest status", vec![], "{status, flows, oldest_ms, newest_ms, partitions, bytes_used, ingest}"),
+            "/api/health": get("Store and ingest status", vec![], "{status, flows, oldest_ms, newest_ms, partitions, bytes_used, dimension_rows, ingest}"),
             "/api/fields": get("Flow fields the filter language knows", vec![], "{fields: [{name, kind}]}"),
             "/api/values": get("Most frequent values of a field (autocompletion)",
                 with(vec![param("field", "Field name", true), param("prefix", "Values starting with this", false), param("limit", "At most this many (20)", false)]),
