@@ -130,8 +130,14 @@ impl FlowQuery {
 /// Sorting by an address sorts numerically (by its key), NULLs come last either way.
 /// `from` is a trusted FROM source built by the store: a table name or a parenthesized query.
 pub fn flows_sql(q: &FlowQuery, from: &str) -> Sql {
-    let mut sql = Sql::default();
     let columns: Vec<&str> = fields().iter().map(|f| f.display_column()).collect();
+    flows_sql_selecting(q, from, &columns)
+}
+
+/// The page of flows as [`flows_sql`] picks it, with `columns` of `from` as its columns (the
+/// store pages over its own columns, then looks up what rows show for that page only).
+pub fn flows_sql_selecting(q: &FlowQuery, from: &str, columns: &[&str]) -> Sql {
+    let mut sql = Sql::default();
     sql.push("SELECT ")
         .push(&columns.join(", "))
         .push(" FROM ")

@@ -46,7 +46,7 @@ pub use fields::{
     either_end, either_end_names, field, fields, time_field, validate_table_name, Field, Kind,
     SqlType,
 };
-pub use flows::{count_sql, flows_sql, FlowQuery, SortKey, MAX_LIMIT};
+pub use flows::{count_sql, flows_sql, flows_sql_selecting, FlowQuery, SortKey, MAX_LIMIT};
 pub use parse::parse_filter;
 pub use sql::{where_sql, Param, Scope, Sql};
 pub use time::{parse_duration, parse_time, TimeError};

@@ -158,9 +158,12 @@ pub struct RollupSums {
     pub flows: u64,
 }
 
+/// Rollup rows by key (the keys are small and trusted: a fast hash, not SipHash).
+pub type Rollup<'a> = HashMap<RollupKey<'a>, RollupSums, foldhash::fast::FixedState>;
+
 /// The rollup rows of `rows`: one per minute and key.
-pub fn rollup<'a>(rows: &[(&'a FlowRecord, FlowIds)]) -> HashMap<RollupKey<'a>, RollupSums> {
-    let mut out: HashMap<RollupKey<'a>, RollupSums> = HashMap::new();
+pub fn rollup<'a>(rows: &[(&'a FlowRecord, FlowIds)]) -> Rollup<'a> {
+    let mut out = Rollup::default();
     for (r, ids) in rows {
         let key = RollupKey {
             minute_ms: r.time_flow_end_ms.div_euclid(60_000) * 60_000,
@@ -184,7 +187,7 @@ pub fn rollup<'a>(rows: &[(&'a FlowRecord, FlowIds)]) -> HashMap<RollupKey<'a>, 
 }
 
 /// Rollup rows as a batch.
-pub fn rollup_batch(rows: &HashMap<RollupKey<'_>, RollupSums>) -> Result<RecordBatch, ArrowError> {
+pub fn rollup_batch(rows: &Rollup<'_>) -> Result<RecordBatch, ArrowError> {
     let n = rows.len();
     let mut minute = Int64Builder::with_capacity(n);
     let (mut src_wl, mut dst_wl, mut events) = (

@@ -624,7 +624,28 @@ impl FlowStore for DuckStore {
     /// A page of flows and how many the query matches.
     fn flows(&self, q: &FlowQuery) -> Result<FlowPage, StoreError> {
         let (since, until) = (q.since_ms, q.until_ms);
-        let page = self.run(&self.sourced(query::flows_sql(q, SOURCE), since, until, false))?;
+        // The page is picked on the facts with only the joins its filter and sort need; the
+        // other dimensions are joined to its rows only.
+        let fact_columns: Vec<&str> = layout::FACT_COLUMNS.iter().map(|(c, _)| *c).collect();
+        let picked = self.sourced(
+            query::flows_sql_selecting(q, SOURCE, &fact_columns),
+            since,
+            until,
+            false,
+        );
+        let shown = FlowQuery {
+            filter: None,
+            since_ms: None,
+            until_ms: None,
+            sort: q.sort.clone(),
+            limit: q.limit,
+            offset: 0,
+        };
+        let mut page_sql = query::flows_sql(&shown, SOURCE);
+        let source = layout::raw_source_over(&format!("({})", picked.text), &page_sql.text);
+        page_sql.text = page_sql.text.replace(SOURCE, &source);
+        page_sql.params = picked.params;
+        let page = self.run(&page_sql)?;
         let total = self.run(&self.sourced(query::count_sql(q, SOURCE), since, until, false))?;
         Ok(FlowPage {
             flows: page.values.iter().map(|r| result::flow_json(r)).collect(),

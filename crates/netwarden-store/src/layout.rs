@@ -252,17 +252,23 @@ fn dims_for(used: &HashSet<&str>, alias: &str, rollup: bool) -> (Vec<String>, Ve
 /// Every stored flow of `tables` (fact partitions; `empty` when there are none), with the
 /// catalog's columns `sql` uses and `nw_flows` = 1.
 pub fn raw_source(tables: &[String], empty: &str, sql: &str) -> String {
+    let from = match tables {
+        [] => empty.to_string(),
+        [one] => one.clone(),
+        many => format!("({})", union(many, "*", "")),
+    };
+    raw_source_over(&from, sql)
+}
+
+/// The flows of `relation` (a table or a parenthesized query with the fact table's columns),
+/// with the catalog's columns `sql` uses and `nw_flows` = 1.
+pub fn raw_source_over(relation: &str, sql: &str) -> String {
     let mut used = identifiers(sql);
     for (key, text, endpoint_ip) in FACT_ADDRS {
         if used.contains(key) || used.contains(text) {
             used.insert(endpoint_ip);
         }
     }
-    let from = match tables {
-        [] => empty.to_string(),
-        [one] => one.clone(),
-        many => format!("({})", union(many, "*", "")),
-    };
     let mut items = vec!["f.*".to_string(), "1 AS nw_flows".to_string()];
     let (dim_items, joins) = dims_for(&used, "f", false);
     items.extend(dim_items);
@@ -277,7 +283,7 @@ pub fn raw_source(tables: &[String], empty: &str, sql: &str) -> String {
         }
     }
     format!(
-        "(SELECT {} FROM {from} f{})",
+        "(SELECT {} FROM {relation} f{})",
         items.join(", "),
         joins.concat()
     )

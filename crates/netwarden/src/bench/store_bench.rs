@@ -146,6 +146,8 @@ pub fn run(args: &StoreBenchArgs) -> anyhow::Result<()> {
     let start = now - span;
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut ingest = Duration::ZERO;
+    // CPU of every thread of the process while inserting (DuckDB may use more than the caller's).
+    let mut cpu = Duration::ZERO;
     let mut done = 0u64;
     println!(
         "store bench: {} flows over {} h, batches of {}, {:?} traffic",
@@ -160,17 +162,21 @@ pub fn run(args: &StoreBenchArgs) -> anyhow::Result<()> {
                 flow(&mut rng, end, args.traffic)
             })
             .collect();
+        let (user, system) = super::procstat::cpu_time(std::process::id())?;
         let t = Instant::now();
         store.insert(&batch)?;
         ingest += t.elapsed();
+        let (user2, system2) = super::procstat::cpu_time(std::process::id())?;
+        cpu += (user2 + system2).saturating_sub(user + system);
         done += n;
     }
     store.checkpoint()?;
     let rate = done as f64 / ingest.as_secs_f64();
     let bytes = std::fs::metadata(&path)?.len();
     println!(
-        "ingest: {rate:.0} flows/s (one writer thread, {:.1} s)",
-        ingest.as_secs_f64()
+        "ingest: {rate:.0} flows/s (one writer thread, {:.1} s), {:.0} flows per CPU second",
+        ingest.as_secs_f64(),
+        done as f64 / cpu.as_secs_f64().max(1e-9)
     );
     println!(
         "size: {:.1} MiB on disk, {:.1} bytes per flow",
