@@ -28,9 +28,19 @@ fn halves(ip: Option<IpAddr>) -> (Option<u64>, Option<u64>) {
     }
 }
 
-fn batch(columns: &[(&str, &str)], arrays: Vec<ArrayRef>) -> Result<RecordBatch, ArrowError> {
-    let named: Vec<(&str, ArrayRef)> = columns.iter().map(|(c, _)| *c).zip(arrays).collect();
-    RecordBatch::try_from_iter(named)
+/// A batch of `arrays`, which must be named as the table's `columns`, in order: the appender
+/// goes by position, so a column out of place would be stored under another name.
+fn batch(
+    columns: &[(&str, &str)],
+    arrays: Vec<(&str, ArrayRef)>,
+) -> Result<RecordBatch, ArrowError> {
+    let names = arrays.iter().map(|(n, _)| *n);
+    if !names.eq(columns.iter().map(|(c, _)| *c)) {
+        return Err(ArrowError::SchemaError(
+            "batch columns are not the table's columns in order".into(),
+        ));
+    }
+    RecordBatch::try_from_iter(arrays)
 }
 
 /// Fact rows of `rows` (each record with its dimension ids).
@@ -96,42 +106,42 @@ pub fn fact_batch(rows: &[(&FlowRecord, FlowIds)]) -> Result<RecordBatch, ArrowE
         ctx.append_value(ids.ctx);
         events.append_value(ids.events);
     }
-    let arrays: Vec<ArrayRef> = vec![
-        Arc::new(received.finish()),
-        Arc::new(start.finish()),
-        Arc::new(end.finish()),
-        Arc::new(src_hi.finish()),
-        Arc::new(src_lo.finish()),
-        Arc::new(dst_hi.finish()),
-        Arc::new(dst_lo.finish()),
-        Arc::new(src_port.finish()),
-        Arc::new(dst_port.finish()),
-        Arc::new(proto.finish()),
-        Arc::new(etype.finish()),
-        Arc::new(icmp_type.finish()),
-        Arc::new(icmp_code.finish()),
-        Arc::new(bytes.finish()),
-        Arc::new(packets.finish()),
-        Arc::new(flags.finish()),
-        Arc::new(dscp.finish()),
-        Arc::new(sampling.finish()),
-        Arc::new(drop_packets.finish()),
-        Arc::new(drop_bytes.finish()),
-        Arc::new(drop_cause.finish()),
-        Arc::new(drop_state.finish()),
-        Arc::new(drop_flags.finish()),
-        Arc::new(dns_id.finish()),
-        Arc::new(dns_flags.finish()),
-        Arc::new(dns_rcode.finish()),
-        Arc::new(dns_latency.finish()),
-        Arc::new(dns_name.finish()),
-        Arc::new(rtt.finish()),
-        Arc::new(src_wl.finish()),
-        Arc::new(dst_wl.finish()),
-        Arc::new(src_ep.finish()),
-        Arc::new(dst_ep.finish()),
-        Arc::new(ctx.finish()),
-        Arc::new(events.finish()),
+    let arrays: Vec<(&str, ArrayRef)> = vec![
+        ("time_received", Arc::new(received.finish())),
+        ("time_flow_start_ms", Arc::new(start.finish())),
+        ("time_flow_end_ms", Arc::new(end.finish())),
+        ("src_ip_hi", Arc::new(src_hi.finish())),
+        ("src_ip_lo", Arc::new(src_lo.finish())),
+        ("dst_ip_hi", Arc::new(dst_hi.finish())),
+        ("dst_ip_lo", Arc::new(dst_lo.finish())),
+        ("src_port", Arc::new(src_port.finish())),
+        ("dst_port", Arc::new(dst_port.finish())),
+        ("proto", Arc::new(proto.finish())),
+        ("etype", Arc::new(etype.finish())),
+        ("icmp_type", Arc::new(icmp_type.finish())),
+        ("icmp_code", Arc::new(icmp_code.finish())),
+        ("bytes", Arc::new(bytes.finish())),
+        ("packets", Arc::new(packets.finish())),
+        ("flags", Arc::new(flags.finish())),
+        ("dscp", Arc::new(dscp.finish())),
+        ("sampling", Arc::new(sampling.finish())),
+        ("pkt_drop_packets", Arc::new(drop_packets.finish())),
+        ("pkt_drop_bytes", Arc::new(drop_bytes.finish())),
+        ("pkt_drop_latest_drop_cause", Arc::new(drop_cause.finish())),
+        ("pkt_drop_latest_state", Arc::new(drop_state.finish())),
+        ("pkt_drop_latest_flags", Arc::new(drop_flags.finish())),
+        ("dns_id", Arc::new(dns_id.finish())),
+        ("dns_flags", Arc::new(dns_flags.finish())),
+        ("dns_flags_response_code", Arc::new(dns_rcode.finish())),
+        ("dns_latency_ms", Arc::new(dns_latency.finish())),
+        ("dns_name", Arc::new(dns_name.finish())),
+        ("time_flow_rtt_ns", Arc::new(rtt.finish())),
+        ("src_wl", Arc::new(src_wl.finish())),
+        ("dst_wl", Arc::new(dst_wl.finish())),
+        ("src_ep", Arc::new(src_ep.finish())),
+        ("dst_ep", Arc::new(dst_ep.finish())),
+        ("ctx", Arc::new(ctx.finish())),
+        ("events", Arc::new(events.finish())),
     ];
     batch(FACT_COLUMNS, arrays)
 }
@@ -214,16 +224,28 @@ pub fn rollup_batch(rows: &Rollup<'_>) -> Result<RecordBatch, ArrowError> {
             b.append_value(v);
         }
     }
-    let mut arrays: Vec<ArrayRef> = vec![
-        Arc::new(minute.finish()),
-        Arc::new(src_wl.finish()),
-        Arc::new(dst_wl.finish()),
-        Arc::new(events.finish()),
-        Arc::new(proto.finish()),
-        Arc::new(dst_port.finish()),
-        Arc::new(cause.finish()),
+    let mut arrays: Vec<(&str, ArrayRef)> = vec![
+        ("minute_ms", Arc::new(minute.finish())),
+        ("src_wl", Arc::new(src_wl.finish())),
+        ("dst_wl", Arc::new(dst_wl.finish())),
+        ("events", Arc::new(events.finish())),
+        ("proto", Arc::new(proto.finish())),
+        ("dst_port", Arc::new(dst_port.finish())),
+        ("pkt_drop_latest_drop_cause", Arc::new(cause.finish())),
     ];
-    arrays.extend(sums.iter_mut().map(|b| Arc::new(b.finish()) as ArrayRef));
+    let sum_names = [
+        "bytes",
+        "packets",
+        "pkt_drop_packets",
+        "pkt_drop_bytes",
+        "flows",
+    ];
+    arrays.extend(
+        sum_names
+            .into_iter()
+            .zip(sums.iter_mut())
+            .map(|(n, b)| (n, Arc::new(b.finish()) as ArrayRef)),
+    );
     batch(ROLLUP_COLUMNS, arrays)
 }
 
