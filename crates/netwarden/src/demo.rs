@@ -230,6 +230,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     }
     let _ = std::fs::remove_dir_all(&paths.state_dir);
     let _ = std::fs::remove_dir(&paths.pin_dir);
+    // The demo created /sys/fs/bpf/netwarden too when it was missing; it goes when empty.
+    if let Some(parent) = paths.pin_dir.parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
     result?;
     info!("demo done; removing the demo node");
     Ok(())
