@@ -462,81 +462,76 @@ fn owned(s: Option<String>) -> Option<std::borrow::Cow<'static, str>> {
     s.map(std::borrow::Cow::Owned)
 }
 
+/// Runs `f` on each row of `columns` of dimension `dim`.
+fn each_dim_row(
+    conn: &Connection,
+    dim: &Dim,
+    columns: &str,
+    mut f: impl FnMut(&duckdb::Row<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare(&format!("SELECT id, {columns} FROM {}", dim.table))?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        f(r)?;
+    }
+    Ok(())
+}
+
 /// The dictionaries of the dimension rows stored.
 fn load_dims(conn: &Connection) -> Result<Dims, StoreError> {
     use std::borrow::Cow;
     let mut d = Dims::default();
     let ip = |k: Option<u128>| k.map(query::key_addr);
-    let mut stmt = conn.prepare(&format!(
-        "SELECT id, k8s_namespace, k8s_owner_name, k8s_owner_type FROM {}",
-        layout::WORKLOADS.table
-    ))?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        d.workloads.load(
-            r.get(0)?,
-            dims::Workload {
-                namespace: owned(r.get(1)?),
-                owner_name: owned(r.get(2)?),
-                owner_type: owned(r.get(3)?),
-            },
-        );
-    }
-    let mut stmt = conn.prepare(&format!(
-        "SELECT id, ep_ip, mac, k8s_name, k8s_type, k8s_host_ip, k8s_host_name, k8s_network_name FROM {}",
-        layout::ENDPOINTS.table
-    ))?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        d.endpoints.load(
-            r.get(0)?,
-            dims::Endpoint {
-                ip: ip(r.get(1)?),
-                mac: owned(r.get(2)?),
-                name: owned(r.get(3)?),
-                kind: owned(r.get(4)?),
-                host_ip: ip(r.get(5)?),
-                host_name: owned(r.get(6)?),
-                network_name: owned(r.get(7)?),
-            },
-        );
-    }
-    let mut stmt = conn.prepare(&format!(
-        "SELECT id, interfaces, if_directions, agent_ip, k8s_flow_layer FROM {}",
-        layout::CONTEXTS.table
-    ))?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
+    let columns = "k8s_namespace, k8s_owner_name, k8s_owner_type";
+    each_dim_row(conn, &layout::WORKLOADS, columns, |r| {
+        let key = dims::Workload {
+            namespace: owned(r.get(1)?),
+            owner_name: owned(r.get(2)?),
+            owner_type: owned(r.get(3)?),
+        };
+        d.workloads.load(r.get(0)?, key);
+        Ok(())
+    })?;
+    let columns = "ep_ip, mac, k8s_name, k8s_type, k8s_host_ip, k8s_host_name, k8s_network_name";
+    each_dim_row(conn, &layout::ENDPOINTS, columns, |r| {
+        let key = dims::Endpoint {
+            ip: ip(r.get(1)?),
+            mac: owned(r.get(2)?),
+            name: owned(r.get(3)?),
+            kind: owned(r.get(4)?),
+            host_ip: ip(r.get(5)?),
+            host_name: owned(r.get(6)?),
+            network_name: owned(r.get(7)?),
+        };
+        d.endpoints.load(r.get(0)?, key);
+        Ok(())
+    })?;
+    let columns = "interfaces, if_directions, agent_ip, k8s_flow_layer";
+    each_dim_row(conn, &layout::CONTEXTS, columns, |r| {
         let interfaces: String = r.get(1)?;
         let directions: String = r.get(2)?;
-        d.contexts.load(
-            r.get(0)?,
-            dims::Context {
-                interfaces: Cow::Owned(
-                    interfaces
-                        .split(',')
-                        .filter(|s| !s.is_empty())
-                        .map(str::to_string)
-                        .collect(),
-                ),
-                if_directions: Cow::Owned(
-                    directions
-                        .split(',')
-                        .filter_map(|s| s.parse::<u8>().ok())
-                        .filter_map(|b| netwarden_model::Direction::try_from(b).ok())
-                        .collect(),
-                ),
-                agent_ip: ip(r.get(3)?),
-                flow_layer: owned(r.get(4)?),
-            },
-        );
-    }
-    let mut stmt = conn.prepare(&format!(
-        "SELECT id, network_events FROM {}",
-        layout::EVENTS.table
-    ))?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
+        let key = dims::Context {
+            interfaces: Cow::Owned(
+                interfaces
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            ),
+            if_directions: Cow::Owned(
+                directions
+                    .split(',')
+                    .filter_map(|s| s.parse::<u8>().ok())
+                    .filter_map(|b| netwarden_model::Direction::try_from(b).ok())
+                    .collect(),
+            ),
+            agent_ip: ip(r.get(3)?),
+            flow_layer: owned(r.get(4)?),
+        };
+        d.contexts.load(r.get(0)?, key);
+        Ok(())
+    })?;
+    each_dim_row(conn, &layout::EVENTS, "network_events", |r| {
         let json: Option<String> = r.get(1)?;
         let events: Vec<serde_json::Value> = match json {
             Some(j) => serde_json::from_str(&j)
@@ -544,7 +539,8 @@ fn load_dims(conn: &Connection) -> Result<Dims, StoreError> {
             None => Vec::new(),
         };
         d.events.load(r.get(0)?, dims::Events(Cow::Owned(events)));
-    }
+        Ok(())
+    })?;
     Ok(d)
 }
 
