@@ -21,8 +21,12 @@ use tower_test::mock;
 
 const PAGE: usize = 2;
 
+/// The fixture, found from the crate's directory when the test runs (cargo sets it), not when it
+/// is built: another checkout sharing the target directory may have built this binary.
 fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cluster.yaml")
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from)
+        .join("tests/fixtures/cluster.yaml")
 }
 
 /// Where the API serves a kind cluster-wide, and its apiVersion.

@@ -129,10 +129,8 @@ fn the_demo_runs_the_whole_stack_and_cleans_up() {
         "{graph}"
     );
     // What if the demo's own policies went away: iperf3 on 5201 would be dropped at the server.
-    let proposed = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../netwarden-policy/tests/fixtures/network-events.yaml"
-    );
+    let proposed = common::network_events_yaml();
+    let proposed = proposed.to_str().unwrap();
     let out = Command::new(BIN)
         .args([
             "policy",

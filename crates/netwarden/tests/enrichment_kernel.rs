@@ -221,10 +221,8 @@ status: {{phase: Running, podIP: 10.237.{octet}.11, podIPs: [{{ip: 10.237.{octet
     );
     let node = common::LabNode::up("events", &inventory);
     let lab = &node.lab;
-    let policies = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../netwarden-policy/tests/fixtures/network-events.yaml"
-    );
+    let policies = common::network_events_yaml();
+    let policies = policies.to_str().unwrap();
     let client_if = lab
         .pod("iperf/iperf3-client")
         .unwrap()

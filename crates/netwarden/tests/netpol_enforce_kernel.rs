@@ -11,11 +11,6 @@ use std::net::{TcpStream, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-const EXAMPLES: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../netwarden-policy/tests/fixtures/network-events.yaml"
-);
-
 /// Opens the server's port 5201 to the client: the policy change of the test.
 const ALLOW_5201: &str = r#"
 kind: NetworkPolicy
@@ -144,7 +139,11 @@ fn enforce_mode_drops_what_the_policies_deny_and_flows_carry_the_decisions() {
     let dir = TempDir(std::env::temp_dir().join(format!("nw-enforce-{}", unique_tag())));
     let policies = dir.0.join("policies");
     std::fs::create_dir_all(&policies).unwrap();
-    std::fs::copy(EXAMPLES, policies.join("examples.yaml")).unwrap();
+    std::fs::copy(
+        common::network_events_yaml(),
+        policies.join("examples.yaml"),
+    )
+    .unwrap();
     let config = dir.0.join("agent.yaml");
     let prefix = lab
         .pod("iperf/iperf3-server")
@@ -223,7 +222,8 @@ inventory:
     std::thread::sleep(Duration::from_millis(300));
     let records = agent.stop();
 
-    let examples = (node.inventory.as_path(), Path::new(EXAMPLES));
+    let examples_file = common::network_events_yaml();
+    let examples = (node.inventory.as_path(), examples_file.as_path());
     let changed = (node.inventory.as_path(), policies.as_path());
     let flow = |sport: u16, proto: u8| {
         records

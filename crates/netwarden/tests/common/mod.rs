@@ -17,6 +17,17 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_netwarden");
 
 pub use netwarden_lab::{unique_tag, Netns};
 
+/// ../shared/examples/network-events.yaml as the policy crate's fixture. The crate's directory is
+/// read when the test runs (cargo sets it), not when it is built: another checkout sharing the
+/// target directory may have built this binary.
+pub fn network_events_yaml() -> std::path::PathBuf {
+    let dir = std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(
+        || env!("CARGO_MANIFEST_DIR").into(),
+        std::path::PathBuf::from,
+    );
+    dir.join("../netwarden-policy/tests/fixtures/network-events.yaml")
+}
+
 /// A namespace for a test, or a panic saying why not.
 pub fn netns(name: String) -> Netns {
     Netns::create(name).unwrap_or_else(|e| panic!("{e}"))
