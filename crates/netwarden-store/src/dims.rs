@@ -270,17 +270,12 @@ impl<K: Hash> Dictionary<K> {
     /// Forgets the keys handed out since the last commit.
     pub fn rollback(&mut self) {
         for id in self.committed..self.keys.len() {
-            if let Some(k) = self.keys[id].take() {
-                let hash = self.hash_of(&k);
-                if let Some(ids) = self.by_hash.get_mut(&hash) {
-                    ids.retain(|i| *i as usize != id);
-                }
-            }
+            self.remove(id as u32);
         }
         self.keys.truncate(self.committed);
     }
 
-    /// Forgets pruned ids (their rows were deleted).
+    /// Forgets `id` and its key (a pruned row, or a pending one rolled back).
     pub fn remove(&mut self, id: u32) {
         if let Some(k) = self.keys.get_mut(id as usize).and_then(Option::take) {
             let hash = self.hash_of(&k);

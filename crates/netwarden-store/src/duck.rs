@@ -235,6 +235,7 @@ impl DuckStore {
         if !(keys_only && whole_buckets && range.has_whole_minute()) {
             return false;
         }
+        // With no flows in range the facts answer (and the rollup source always has a table).
         let hours = self.hours(scope.since_ms, scope.until_ms);
         let p = self.partitions();
         let (facts, rollups) = hours
@@ -243,7 +244,7 @@ impl DuckStore {
             .fold((0u64, 0u64), |(f, r), rows| {
                 (f + rows.facts, r + rows.rollups)
             });
-        rollups.saturating_mul(ROLLUP_MAX_SHARE) <= facts
+        facts > 0 && rollups.saturating_mul(ROLLUP_MAX_SHARE) <= facts
     }
 
     /// `sql` (compiled with [`SOURCE`] as its FROM) reading stored flows ending in
@@ -338,28 +339,17 @@ impl DuckStore {
                     }
                 }
             }
-            let unused = if refs.is_empty() {
-                format!("SELECT id FROM {}", dim.table)
+            let where_unused = if refs.is_empty() {
+                String::new()
             } else {
-                format!(
-                    "SELECT id FROM {} WHERE id NOT IN ({})",
-                    dim.table,
-                    refs.join(" UNION ")
-                )
+                format!(" WHERE id NOT IN ({})", refs.join(" UNION "))
             };
             let ids: Vec<u32> = {
-                let mut stmt = conn.prepare(&unused)?;
+                let delete = format!("DELETE FROM {}{where_unused} RETURNING id", dim.table);
+                let mut stmt = conn.prepare(&delete)?;
                 let rows = stmt.query_map([], |r| r.get::<_, u32>(0))?;
                 rows.collect::<Result<_, _>>()?
             };
-            if ids.is_empty() {
-                continue;
-            }
-            conn.execute_batch(&format!(
-                "DELETE FROM {} WHERE id IN ({})",
-                dim.table,
-                ids.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
-            ))?;
             for id in &ids {
                 dims_remove(&mut dims, dim, *id);
             }
@@ -375,10 +365,6 @@ impl DuckStore {
     }
 }
 
-fn text<'a>(s: &'a Option<std::borrow::Cow<'_, str>>) -> Option<&'a str> {
-    s.as_deref()
-}
-
 fn addr_text(ip: Option<std::net::IpAddr>) -> (Option<u128>, Option<String>) {
     (ip.map(query::addr_key), ip.map(|i| i.to_string()))
 }
@@ -389,9 +375,9 @@ fn append_pending_dims(conn: &Connection, dims: &Dims) -> Result<(), StoreError>
     for (id, w) in dims.workloads.pending() {
         app.append_row(params![
             id,
-            text(&w.namespace),
-            text(&w.owner_name),
-            text(&w.owner_type)
+            w.namespace.as_deref(),
+            w.owner_name.as_deref(),
+            w.owner_type.as_deref()
         ])?;
     }
     app.flush()?;
@@ -401,13 +387,13 @@ fn append_pending_dims(conn: &Connection, dims: &Dims) -> Result<(), StoreError>
         app.append_row(params![
             id,
             e.ip.map(query::addr_key),
-            text(&e.mac),
-            text(&e.name),
-            text(&e.kind),
+            e.mac.as_deref(),
+            e.name.as_deref(),
+            e.kind.as_deref(),
             key,
             addr,
-            text(&e.host_name),
-            text(&e.network_name)
+            e.host_name.as_deref(),
+            e.network_name.as_deref()
         ])?;
     }
     app.flush()?;
@@ -425,7 +411,7 @@ fn append_pending_dims(conn: &Connection, dims: &Dims) -> Result<(), StoreError>
             directions.join(","),
             key,
             addr,
-            text(&c.flow_layer)
+            c.flow_layer.as_deref()
         ])?;
     }
     app.flush()?;

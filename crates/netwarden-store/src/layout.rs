@@ -326,7 +326,7 @@ impl RollupRange {
 /// Flows of `range` as rollup rows (whole minutes from `rollups`, the edges from `facts`), with the
 /// catalog's columns `sql` uses: the rollup keys, `time_flow_end_ms` (a minute's start for a
 /// rollup row), the summed metrics and `nw_flows`. Only statements whose filter and groups use
-/// [`ROLLUP_FIELDS`] may read it.
+/// [`ROLLUP_FIELDS`] may read it, and only over at least one partition (`rollups` not empty).
 pub fn rollup_source(
     rollups: &[String],
     facts: &[String],
@@ -348,14 +348,12 @@ pub fn rollup_source(
         format!(" WHERE {}", minute_filter.join(" AND "))
     };
     let keys = "src_wl, dst_wl, events, proto, dst_port, pkt_drop_latest_drop_cause";
-    let mut parts = Vec::new();
-    if !rollups.is_empty() {
-        parts.push(union(
-            rollups,
-            &format!("minute_ms AS time_flow_end_ms, {keys}, bytes, packets, pkt_drop_packets, pkt_drop_bytes, flows AS nw_flows"),
-            &where_minutes,
-        ));
-    }
+    debug_assert!(!rollups.is_empty(), "a rollup source needs a partition");
+    let mut parts = vec![union(
+        rollups,
+        &format!("minute_ms AS time_flow_end_ms, {keys}, bytes, packets, pkt_drop_packets, pkt_drop_bytes, flows AS nw_flows"),
+        &where_minutes,
+    )];
     // The partial minutes at the edges, straight from the facts.
     let fact_columns = format!("time_flow_end_ms, {keys}, bytes, packets, coalesce(pkt_drop_packets, 0) AS pkt_drop_packets, coalesce(pkt_drop_bytes, 0) AS pkt_drop_bytes, CAST(1 AS UBIGINT) AS nw_flows");
     let mut edges = Vec::new();
@@ -376,13 +374,6 @@ pub fn rollup_source(
     if !edges.is_empty() && !facts.is_empty() {
         let filter = format!(" WHERE ({})", edges.join(") OR ("));
         parts.push(union(facts, &fact_columns, &filter));
-    }
-    if parts.is_empty() {
-        // Nothing stored in range: the same columns, no rows.
-        parts.push(
-            "SELECT CAST(NULL AS BIGINT) AS time_flow_end_ms, CAST(NULL AS UINTEGER) AS src_wl, CAST(NULL AS UINTEGER) AS dst_wl, CAST(NULL AS UINTEGER) AS events, CAST(NULL AS UTINYINT) AS proto, CAST(NULL AS INTEGER) AS dst_port, CAST(NULL AS VARCHAR) AS pkt_drop_latest_drop_cause, CAST(0 AS UBIGINT) AS bytes, CAST(0 AS UBIGINT) AS packets, CAST(0 AS UBIGINT) AS pkt_drop_packets, CAST(0 AS UBIGINT) AS pkt_drop_bytes, CAST(0 AS UBIGINT) AS nw_flows WHERE false"
-                .to_string(),
-        );
     }
     let mut items = vec!["r.*".to_string()];
     let (dim_items, joins) = dims_for(&used, "r", true);
